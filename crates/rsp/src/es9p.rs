@@ -1,0 +1,403 @@
+//! ES9+ (LPA ↔ SM-DP+) JSON bodies, SGP.22 §6.5 (HTTPS POST, `Content-Type: application/json`,
+//! `X-Admin-Protocol: gsma/rsp/v2.x.y`). Binary fields are base64 (RFC 4648 §4, padded);
+//! `transactionId` is a hex string. ASN.1 fields are kept as raw bytes so that signed data passes
+//! through unchanged; typed accessors decode them.
+
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::es10b::{
+    AuthenticateServerResponse, CancelSessionResponse, EuiccInfo1, PrepareDownloadResponse,
+    ServerSigned1, SmdpSigned2,
+};
+use crate::es8p::{BoundProfilePackage, StoreMetadataRequest};
+use crate::notification::PendingNotification;
+use crate::{codes::StatusCode, Asn1, Error, Result, Signed, TransactionId};
+
+/// HTTP paths of the ES9+ functions (SGP.22 §6.5.2).
+pub mod path {
+    pub const INITIATE_AUTHENTICATION: &str = "/gsma/rsp2/es9plus/initiateAuthentication";
+    pub const AUTHENTICATE_CLIENT: &str = "/gsma/rsp2/es9plus/authenticateClient";
+    pub const GET_BOUND_PROFILE_PACKAGE: &str = "/gsma/rsp2/es9plus/getBoundProfilePackage";
+    pub const HANDLE_NOTIFICATION: &str = "/gsma/rsp2/es9plus/handleNotification";
+    pub const CANCEL_SESSION: &str = "/gsma/rsp2/es9plus/cancelSession";
+}
+
+/// `X-Admin-Protocol` header name and the value for this version (SGP.22 §6.5.1).
+pub const ADMIN_PROTOCOL_HEADER: &str = "X-Admin-Protocol";
+pub const ADMIN_PROTOCOL: &str = "gsma/rsp/v2.2.2";
+/// Content type of requests and responses (SGP.22 §6.5.1).
+pub const CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+
+/// Serde helpers for base64 byte fields.
+pub mod b64 {
+    use super::*;
+
+    const ENGINE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+
+    pub fn encode(b: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+    pub fn decode(s: &str) -> std::result::Result<Vec<u8>, base64::DecodeError> {
+        ENGINE.decode(s.trim())
+    }
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&encode(b))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        decode(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for TransactionId {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for TransactionId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        TransactionId::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `functionExecutionStatus.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecutionStatus {
+    #[serde(rename = "Executed-Success")]
+    ExecutedSuccess,
+    #[serde(rename = "Executed-WithWarning")]
+    ExecutedWithWarning,
+    #[serde(rename = "Failed")]
+    Failed,
+    #[serde(rename = "Expired")]
+    Expired,
+}
+
+impl ExecutionStatus {
+    pub fn is_executed(self) -> bool {
+        matches!(self, Self::ExecutedSuccess | Self::ExecutedWithWarning)
+    }
+}
+
+/// `statusCodeData`: the SGP.22 subject/reason codes of a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCodeData {
+    #[serde(rename = "subjectCode")]
+    pub subject_code: String,
+    #[serde(rename = "reasonCode")]
+    pub reason_code: String,
+    #[serde(
+        rename = "subjectIdentifier",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub subject_identifier: Option<String>,
+    #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl From<StatusCode> for StatusCodeData {
+    fn from(c: StatusCode) -> Self {
+        StatusCodeData {
+            subject_code: c.subject.to_string(),
+            reason_code: c.reason.to_string(),
+            subject_identifier: None,
+            message: Some(c.description.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for StatusCodeData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "subject {} reason {}",
+            self.subject_code, self.reason_code
+        )?;
+        if let Some(m) = &self.message {
+            write!(f, ": {m}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionExecutionStatus {
+    pub status: ExecutionStatus,
+    #[serde(
+        rename = "statusCodeData",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_code_data: Option<StatusCodeData>,
+}
+
+/// The response `header` (SGP.22 §6.5.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseHeader {
+    #[serde(rename = "functionExecutionStatus")]
+    pub function_execution_status: FunctionExecutionStatus,
+}
+
+impl ResponseHeader {
+    pub fn success() -> Self {
+        ResponseHeader {
+            function_execution_status: FunctionExecutionStatus {
+                status: ExecutionStatus::ExecutedSuccess,
+                status_code_data: None,
+            },
+        }
+    }
+    pub fn failed(data: impl Into<StatusCodeData>) -> Self {
+        ResponseHeader {
+            function_execution_status: FunctionExecutionStatus {
+                status: ExecutionStatus::Failed,
+                status_code_data: Some(data.into()),
+            },
+        }
+    }
+}
+
+/// A response: the header, plus the function's output data when executed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Response<T> {
+    pub header: ResponseHeader,
+    #[serde(flatten)]
+    pub body: Option<T>,
+}
+
+impl<T> Response<T> {
+    pub fn success(body: T) -> Self {
+        Response {
+            header: ResponseHeader::success(),
+            body: Some(body),
+        }
+    }
+    pub fn failed(data: impl Into<StatusCodeData>) -> Self {
+        Response {
+            header: ResponseHeader::failed(data),
+            body: None,
+        }
+    }
+    /// The output data, or the status code data of a failure.
+    pub fn into_result(self) -> std::result::Result<T, StatusCodeData> {
+        let st = self.header.function_execution_status;
+        match (st.status.is_executed(), self.body) {
+            (true, Some(b)) => Ok(b),
+            _ => Err(st.status_code_data.unwrap_or(StatusCodeData {
+                subject_code: String::new(),
+                reason_code: String::new(),
+                subject_identifier: None,
+                message: Some(format!("{:?} without output data", st.status)),
+            })),
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Response<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let v = serde_json::Value::deserialize(d)?;
+        let header = v
+            .get("header")
+            .cloned()
+            .ok_or_else(|| D::Error::missing_field("header"))?;
+        let header: ResponseHeader = serde_json::from_value(header).map_err(D::Error::custom)?;
+        let body = if header.function_execution_status.status.is_executed() {
+            Some(serde_json::from_value(v).map_err(D::Error::custom)?)
+        } else {
+            None
+        };
+        Ok(Response { header, body })
+    }
+}
+
+/// Output data of a function that has none (cancelSession).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+fn asn1<T: Asn1>(b: &[u8]) -> Result<T> {
+    T::decode(b)
+}
+
+// --- initiateAuthentication (SGP.22 §6.5.2.6) -------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitiateAuthenticationRequest {
+    #[serde(rename = "euiccChallenge", with = "b64")]
+    pub euicc_challenge: Vec<u8>,
+    /// EUICCInfo1 ('BF20' TLV).
+    #[serde(rename = "euiccInfo1", with = "b64")]
+    pub euicc_info1: Vec<u8>,
+    #[serde(rename = "smdpAddress")]
+    pub smdp_address: String,
+}
+
+impl InitiateAuthenticationRequest {
+    pub fn euicc_info1(&self) -> Result<EuiccInfo1> {
+        asn1(&self.euicc_info1)
+    }
+    pub fn euicc_challenge(&self) -> Result<crate::Octet16> {
+        self.euicc_challenge
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::Json("euiccChallenge is not 16 bytes".into()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitiateAuthenticationOk {
+    #[serde(rename = "transactionId")]
+    pub transaction_id: TransactionId,
+    /// ServerSigned1 ('30' TLV).
+    #[serde(rename = "serverSigned1", with = "b64")]
+    pub server_signed1: Vec<u8>,
+    #[serde(rename = "serverSignature1", with = "b64")]
+    pub server_signature1: Vec<u8>,
+    /// SubjectKeyIdentifier value (no tag).
+    #[serde(rename = "euiccCiPKIdToBeUsed", with = "b64")]
+    pub euicc_ci_pkid_to_be_used: Vec<u8>,
+    /// CERT.DPauth.ECDSA (DER).
+    #[serde(rename = "serverCertificate", with = "b64")]
+    pub server_certificate: Vec<u8>,
+}
+
+impl InitiateAuthenticationOk {
+    pub fn server_signed1(&self) -> Result<Signed<ServerSigned1>> {
+        Signed::decode(&self.server_signed1)
+    }
+}
+
+pub type InitiateAuthenticationResponse = Response<InitiateAuthenticationOk>;
+
+// --- authenticateClient (SGP.22 §6.5.2.8) -----------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticateClientRequest {
+    #[serde(rename = "transactionId")]
+    pub transaction_id: TransactionId,
+    /// AuthenticateServerResponse ('BF38' TLV) from the eUICC.
+    #[serde(rename = "authenticateServerResponse", with = "b64")]
+    pub authenticate_server_response: Vec<u8>,
+}
+
+impl AuthenticateClientRequest {
+    pub fn authenticate_server_response(&self) -> Result<AuthenticateServerResponse> {
+        asn1(&self.authenticate_server_response)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticateClientOk {
+    #[serde(rename = "transactionId")]
+    pub transaction_id: TransactionId,
+    /// StoreMetadataRequest ('BF25' TLV).
+    #[serde(rename = "profileMetadata", with = "b64")]
+    pub profile_metadata: Vec<u8>,
+    /// SmdpSigned2 ('30' TLV).
+    #[serde(rename = "smdpSigned2", with = "b64")]
+    pub smdp_signed2: Vec<u8>,
+    #[serde(rename = "smdpSignature2", with = "b64")]
+    pub smdp_signature2: Vec<u8>,
+    /// CERT.DPpb.ECDSA (DER).
+    #[serde(rename = "smdpCertificate", with = "b64")]
+    pub smdp_certificate: Vec<u8>,
+}
+
+impl AuthenticateClientOk {
+    pub fn profile_metadata(&self) -> Result<StoreMetadataRequest> {
+        asn1(&self.profile_metadata)
+    }
+    pub fn smdp_signed2(&self) -> Result<Signed<SmdpSigned2>> {
+        Signed::decode(&self.smdp_signed2)
+    }
+}
+
+pub type AuthenticateClientResponse = Response<AuthenticateClientOk>;
+
+// --- getBoundProfilePackage (SGP.22 §6.5.2.7) -------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetBoundProfilePackageRequest {
+    #[serde(rename = "transactionId")]
+    pub transaction_id: TransactionId,
+    /// PrepareDownloadResponse ('BF21' TLV) from the eUICC.
+    #[serde(rename = "prepareDownloadResponse", with = "b64")]
+    pub prepare_download_response: Vec<u8>,
+}
+
+impl GetBoundProfilePackageRequest {
+    pub fn prepare_download_response(&self) -> Result<PrepareDownloadResponse> {
+        asn1(&self.prepare_download_response)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetBoundProfilePackageOk {
+    #[serde(rename = "transactionId")]
+    pub transaction_id: TransactionId,
+    /// BoundProfilePackage ('BF36' TLV).
+    #[serde(rename = "boundProfilePackage", with = "b64")]
+    pub bound_profile_package: Vec<u8>,
+}
+
+impl GetBoundProfilePackageOk {
+    pub fn bound_profile_package(&self) -> Result<BoundProfilePackage> {
+        asn1(&self.bound_profile_package)
+    }
+}
+
+pub type GetBoundProfilePackageResponse = Response<GetBoundProfilePackageOk>;
+
+// --- handleNotification (SGP.22 §6.5.2.9): the response is HTTP 204 with no body --------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandleNotificationRequest {
+    /// PendingNotification ('BF37' or '30' TLV).
+    #[serde(rename = "pendingNotification", with = "b64")]
+    pub pending_notification: Vec<u8>,
+}
+
+impl HandleNotificationRequest {
+    pub fn pending_notification(&self) -> Result<PendingNotification> {
+        asn1(&self.pending_notification)
+    }
+}
+
+// --- cancelSession (SGP.22 §6.5.2.10) ---------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelSessionRequest {
+    #[serde(rename = "transactionId")]
+    pub transaction_id: TransactionId,
+    /// CancelSessionResponse ('BF41' TLV) from the eUICC.
+    #[serde(rename = "cancelSessionResponse", with = "b64")]
+    pub cancel_session_response: Vec<u8>,
+}
+
+impl CancelSessionRequest {
+    pub fn cancel_session_response(&self) -> Result<CancelSessionResponse> {
+        asn1(&self.cancel_session_response)
+    }
+}
+
+pub type CancelSessionResponseEs9 = Response<Empty>;
+
+/// Parses a JSON body into `T`, mapping errors to [`Error::Json`].
+pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| Error::Json(e.to_string()))
+}
+
+/// Serializes `T` as a JSON body.
+pub fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    // Serializing these plain structs cannot fail.
+    serde_json::to_vec(v).unwrap_or_default()
+}
