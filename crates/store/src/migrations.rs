@@ -1,0 +1,191 @@
+//! Versioned schema migrations, embedded in the binary.
+//!
+//! Our own small runner (no compile-time database, no sqlx-cli): table
+//! `simkit_migrations(version, description, applied_at)`, one transaction
+//! per migration. DDL is written once with two placeholders that differ per
+//! back end: `{BLOB}` (BLOB / BYTEA) and `{ID}` (the auto-increment key).
+//! Concurrent runners serialise on the migrations table lock (PostgreSQL)
+//! or the write lock (SQLite `BEGIN IMMEDIATE`).
+
+use sqlx::AnyPool;
+use sqlx::{Executor, Row};
+
+use crate::{Backend, Database, Error};
+
+/// A schema migration.
+#[derive(Debug)]
+pub struct Migration {
+    pub version: i64,
+    pub description: &'static str,
+    pub sql: &'static str,
+}
+
+/// All migrations, in order. Never edit a released one: add a new version.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "SM-DP+ inventory, orders, sessions, outbox, notification receipts",
+    sql: r#"
+CREATE TABLE smdp_profiles (
+    iccid         TEXT PRIMARY KEY,
+    imsi          TEXT,
+    profile_type  TEXT NOT NULL,
+    owner         TEXT,
+    state         TEXT NOT NULL,
+    package       {BLOB} NOT NULL,
+    metadata      TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL
+);
+CREATE INDEX smdp_profiles_alloc ON smdp_profiles (profile_type, state);
+
+CREATE TABLE smdp_orders (
+    iccid             TEXT PRIMARY KEY REFERENCES smdp_profiles (iccid),
+    requester         TEXT NOT NULL,
+    eid               TEXT,
+    matching_id       TEXT UNIQUE,
+    cc_hash           {BLOB},
+    smds_address      TEXT,
+    cc_failures       BIGINT NOT NULL,
+    download_attempts BIGINT NOT NULL,
+    bpp_delivered     BIGINT NOT NULL,
+    created_at        BIGINT NOT NULL,
+    expires_at        BIGINT
+);
+CREATE INDEX smdp_orders_eid ON smdp_orders (eid);
+
+CREATE TABLE smdp_sessions (
+    transaction_id  {BLOB} PRIMARY KEY,
+    state           TEXT NOT NULL,
+    eid             TEXT,
+    iccid           TEXT,
+    matching_id     TEXT,
+    created_at      BIGINT NOT NULL,
+    expires_at      BIGINT NOT NULL,
+    sealed          {BLOB} NOT NULL
+);
+CREATE INDEX smdp_sessions_expiry ON smdp_sessions (expires_at);
+CREATE INDEX smdp_sessions_iccid ON smdp_sessions (iccid);
+
+CREATE TABLE smdp_outbox (
+    id               {ID},
+    target           TEXT NOT NULL,
+    payload          TEXT NOT NULL,
+    attempts         BIGINT NOT NULL,
+    created_at       BIGINT NOT NULL,
+    next_attempt_at  BIGINT NOT NULL,
+    last_error       TEXT
+);
+CREATE INDEX smdp_outbox_due ON smdp_outbox (next_attempt_at);
+
+CREATE TABLE smdp_notification_receipts (
+    eid          TEXT NOT NULL,
+    seq_number   BIGINT NOT NULL,
+    received_at  BIGINT NOT NULL,
+    PRIMARY KEY (eid, seq_number)
+);
+"#,
+}];
+
+/// The DDL of `m` for `backend`.
+pub(crate) fn render(m: &Migration, backend: Backend) -> String {
+    let (blob, id) = match backend {
+        Backend::Sqlite => ("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+        Backend::Postgres => ("BYTEA", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+    };
+    m.sql.replace("{BLOB}", blob).replace("{ID}", id)
+}
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS simkit_migrations (\
+     version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+
+pub(crate) async fn current_version(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM simkit_migrations")
+        .fetch_one(pool)
+        .await?;
+    row.try_get::<i64, _>("v")
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+pub(crate) async fn migrate(db: &Database) -> Result<u32, Error> {
+    // Concurrent `CREATE TABLE IF NOT EXISTS` can race on PostgreSQL's
+    // catalog; a unique violation here means another runner created it.
+    if let Err(e) = db.pool.execute(CREATE_TABLE).await {
+        let raced = matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation());
+        if !raced {
+            return Err(e.into());
+        }
+    }
+    let latest = MIGRATIONS.last().map_or(0, |m| m.version);
+    let found = current_version(&db.pool).await?;
+    if found > latest {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: latest,
+        });
+    }
+    let mut applied = 0;
+    for m in MIGRATIONS {
+        let mut tx = db.begin().await?;
+        if db.backend == Backend::Postgres {
+            tx.execute("LOCK TABLE simkit_migrations IN EXCLUSIVE MODE")
+                .await?;
+        }
+        let done = sqlx::query("SELECT 1 AS one FROM simkit_migrations WHERE version = $1")
+            .bind(m.version)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if done {
+            continue;
+        }
+        let ddl = render(m, db.backend);
+        let fail = |source| Error::Migration {
+            version: m.version,
+            description: m.description,
+            source,
+        };
+        tx.execute(sqlx::raw_sql(&ddl)).await.map_err(fail)?;
+        sqlx::query(
+            "INSERT INTO simkit_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.description)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_per_backend() {
+        let m = &MIGRATIONS[0];
+        let s = render(m, Backend::Sqlite);
+        assert!(s.contains("package       BLOB NOT NULL"));
+        assert!(s.contains("INTEGER PRIMARY KEY AUTOINCREMENT"));
+        assert!(!s.contains('{'));
+        let p = render(m, Backend::Postgres);
+        assert!(p.contains("BYTEA"));
+        assert!(p.contains("GENERATED ALWAYS AS IDENTITY"));
+        assert!(!p.contains('{'));
+    }
+
+    #[test]
+    fn versions_increase() {
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+        assert_eq!(MIGRATIONS[0].version, 1);
+    }
+}

@@ -1,0 +1,904 @@
+//! [`smdp::SmdpStore`] for [`Database`].
+
+use smdp::codes;
+use smdp::order::{
+    self, CancelOrderInput, ConfirmOrderInput, ConfirmOutcome, DownloadAuthorization,
+    DownloadOrderInput, InstallOutcome, InstallResult, NewProfile, OrderCtx, OrderPolicy,
+    OrderRecord, ProfileCount, ProfileRecord, ReleaseProfileInput,
+};
+use smdp::outbox::{OutboxEntry, OutboxMessage};
+use smdp::session::{NewSession, SessionRecord, SessionState};
+use smdp::{
+    Eid, Error, FunctionError, Iccid, MatchingId, ProfileState, Result, SealedBlob, SmdpStore,
+    TransactionId, UnixMillis,
+};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::Database;
+
+// ---------------------------------------------------------------------------
+// Error and row mapping
+// ---------------------------------------------------------------------------
+
+fn db_err(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            Error::Duplicate(d.message().to_string())
+        }
+        _ => Error::Storage(e.to_string()),
+    }
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::Storage(format!("corrupt row: {what}"))
+}
+
+fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get::<T, _>(col).map_err(db_err)
+}
+
+fn u32_col(row: &AnyRow, col: &str) -> Result<u32> {
+    u32::try_from(get::<i64>(row, col)?).map_err(|_| corrupt(col))
+}
+
+fn opt_parse<T>(v: Option<String>, f: impl Fn(&str) -> Result<T>) -> Result<Option<T>> {
+    v.map(|s| f(&s)).transpose()
+}
+
+const PROFILE_COLS: &str =
+    "iccid, imsi, profile_type, owner, state, metadata, created_at, updated_at";
+
+fn profile_from_row(row: &AnyRow) -> Result<ProfileRecord> {
+    let state: String = get(row, "state")?;
+    let metadata: String = get(row, "metadata")?;
+    Ok(ProfileRecord {
+        iccid: Iccid::parse(&get::<String>(row, "iccid")?).map_err(|_| corrupt("iccid"))?,
+        imsi: get(row, "imsi")?,
+        profile_type: get(row, "profile_type")?,
+        owner: get(row, "owner")?,
+        state: ProfileState::parse(&state).ok_or_else(|| corrupt("state"))?,
+        metadata: serde_json::from_str(&metadata).map_err(|_| corrupt("metadata"))?,
+        created_at: UnixMillis(get(row, "created_at")?),
+        updated_at: UnixMillis(get(row, "updated_at")?),
+    })
+}
+
+const ORDER_COLS: &str = "iccid, requester, eid, matching_id, cc_hash, smds_address, cc_failures, \
+                          download_attempts, bpp_delivered, created_at, expires_at";
+
+fn order_from_row(row: &AnyRow) -> Result<OrderRecord> {
+    let cc_hash = match get::<Option<Vec<u8>>>(row, "cc_hash")? {
+        None => None,
+        Some(v) => Some(<[u8; 32]>::try_from(v.as_slice()).map_err(|_| corrupt("cc_hash"))?),
+    };
+    Ok(OrderRecord {
+        iccid: Iccid::parse(&get::<String>(row, "iccid")?).map_err(|_| corrupt("iccid"))?,
+        requester: get(row, "requester")?,
+        eid: opt_parse(get(row, "eid")?, Eid::parse).map_err(|_| corrupt("eid"))?,
+        matching_id: opt_parse(get(row, "matching_id")?, MatchingId::parse)
+            .map_err(|_| corrupt("matching_id"))?,
+        cc_hash,
+        smds_address: get(row, "smds_address")?,
+        cc_failures: u32_col(row, "cc_failures")?,
+        download_attempts: u32_col(row, "download_attempts")?,
+        bpp_delivered: get::<i64>(row, "bpp_delivered")? != 0,
+        created_at: UnixMillis(get(row, "created_at")?),
+        expires_at: get::<Option<i64>>(row, "expires_at")?.map(UnixMillis),
+    })
+}
+
+const SESSION_COLS: &str =
+    "transaction_id, state, eid, iccid, matching_id, created_at, expires_at, sealed";
+
+fn session_from_row(row: &AnyRow) -> Result<SessionRecord> {
+    let state: String = get(row, "state")?;
+    Ok(SessionRecord {
+        transaction_id: TransactionId::new(&get::<Vec<u8>>(row, "transaction_id")?)
+            .map_err(|_| corrupt("transaction_id"))?,
+        state: SessionState::parse(&state).ok_or_else(|| corrupt("session state"))?,
+        eid: opt_parse(get(row, "eid")?, Eid::parse).map_err(|_| corrupt("eid"))?,
+        iccid: opt_parse(get(row, "iccid")?, Iccid::parse).map_err(|_| corrupt("iccid"))?,
+        matching_id: opt_parse(get(row, "matching_id")?, MatchingId::parse)
+            .map_err(|_| corrupt("matching_id"))?,
+        created_at: UnixMillis(get(row, "created_at")?),
+        expires_at: UnixMillis(get(row, "expires_at")?),
+        sealed: SealedBlob(get(row, "sealed")?),
+    })
+}
+
+const OUTBOX_COLS: &str = "id, target, payload, attempts, created_at, next_attempt_at, last_error";
+
+fn outbox_from_row(row: &AnyRow) -> Result<OutboxEntry> {
+    let payload: String = get(row, "payload")?;
+    Ok(OutboxEntry {
+        id: get(row, "id")?,
+        target: get(row, "target")?,
+        body: serde_json::from_str(&payload).map_err(|_| corrupt("outbox payload"))?,
+        attempts: u32_col(row, "attempts")?,
+        created_at: UnixMillis(get(row, "created_at")?),
+        next_attempt_at: UnixMillis(get(row, "next_attempt_at")?),
+        last_error: get(row, "last_error")?,
+    })
+}
+
+fn unknown_tid() -> Error {
+    Error::rejected(
+        codes::TRANSACTION_ID_UNKNOWN,
+        "the RSP session identified by the TransactionID is unknown",
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Transaction helpers (all on one connection inside a transaction)
+// ---------------------------------------------------------------------------
+
+async fn load_ctx(conn: &mut AnyConnection, iccid: &Iccid, lock: &str) -> Result<Option<OrderCtx>> {
+    let sql = format!("SELECT {PROFILE_COLS} FROM smdp_profiles WHERE iccid = $1{lock}");
+    let Some(row) = sqlx::query(&sql)
+        .bind(iccid.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+    else {
+        return Ok(None);
+    };
+    let profile = profile_from_row(&row)?;
+    let sql = format!("SELECT {ORDER_COLS} FROM smdp_orders WHERE iccid = $1");
+    let order = sqlx::query(&sql)
+        .bind(iccid.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .map(|r| order_from_row(&r))
+        .transpose()?;
+    Ok(Some(OrderCtx { profile, order }))
+}
+
+async fn load_ctx_or_unknown(
+    conn: &mut AnyConnection,
+    iccid: &Iccid,
+    lock: &str,
+) -> Result<OrderCtx> {
+    load_ctx(conn, iccid, lock)
+        .await?
+        .ok_or_else(|| Error::rejected(codes::ICCID_UNKNOWN, "the ICCID is unknown to the SM-DP+"))
+}
+
+/// Write what a rule changed.
+async fn save_ctx(conn: &mut AnyConnection, before: &OrderCtx, after: &OrderCtx) -> Result<()> {
+    let iccid = after.profile.iccid.as_str();
+    if before.profile != after.profile {
+        sqlx::query("UPDATE smdp_profiles SET state = $1, updated_at = $2 WHERE iccid = $3")
+            .bind(after.profile.state.as_str())
+            .bind(after.profile.updated_at.0)
+            .bind(iccid)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    match (&before.order, &after.order) {
+        (None, None) => {}
+        (Some(_), None) => {
+            sqlx::query("DELETE FROM smdp_orders WHERE iccid = $1")
+                .bind(iccid)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            sqlx::query("DELETE FROM smdp_sessions WHERE iccid = $1")
+                .bind(iccid)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+        }
+        (b, Some(o)) if b.as_ref() != Some(o) => {
+            let sql = if b.is_none() {
+                "INSERT INTO smdp_orders (requester, eid, matching_id, cc_hash, smds_address, \
+                 cc_failures, download_attempts, bpp_delivered, created_at, expires_at, iccid) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            } else {
+                "UPDATE smdp_orders SET requester = $1, eid = $2, matching_id = $3, cc_hash = $4, \
+                 smds_address = $5, cc_failures = $6, download_attempts = $7, bpp_delivered = $8, \
+                 created_at = $9, expires_at = $10 WHERE iccid = $11"
+            };
+            sqlx::query(sql)
+                .bind(&o.requester)
+                .bind(o.eid.as_ref().map(|e| e.as_str().to_string()))
+                .bind(o.matching_id.as_ref().map(|m| m.as_str().to_string()))
+                .bind(o.cc_hash.map(|h| h.to_vec()))
+                .bind(o.smds_address.clone())
+                .bind(i64::from(o.cc_failures))
+                .bind(i64::from(o.download_attempts))
+                .bind(i64::from(o.bpp_delivered))
+                .bind(o.created_at.0)
+                .bind(o.expires_at.map(|t| t.0))
+                .bind(iccid)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn insert_outbox(
+    conn: &mut AnyConnection,
+    msgs: &[OutboxMessage],
+    now: UnixMillis,
+) -> Result<()> {
+    for m in msgs {
+        let payload = serde_json::to_string(&m.body).map_err(|e| Error::Storage(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO smdp_outbox (target, payload, attempts, created_at, next_attempt_at) \
+             VALUES ($1, $2, 0, $3, $3)",
+        )
+        .bind(&m.target)
+        .bind(payload)
+        .bind(now.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+async fn load_session(
+    conn: &mut AnyConnection,
+    tid: &TransactionId,
+    now: UnixMillis,
+    lock: &str,
+) -> Result<Option<SessionRecord>> {
+    let sql = format!(
+        "SELECT {SESSION_COLS} FROM smdp_sessions WHERE transaction_id = $1 AND expires_at > $2{lock}"
+    );
+    sqlx::query(&sql)
+        .bind(tid.as_bytes().to_vec())
+        .bind(now.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .map(|r| session_from_row(&r))
+        .transpose()
+}
+
+/// A live session in one of `states`, bound to an order.
+async fn bound_session(
+    conn: &mut AnyConnection,
+    tid: &TransactionId,
+    now: UnixMillis,
+    states: &[SessionState],
+    lock: &str,
+) -> Result<(SessionRecord, Iccid)> {
+    let s = load_session(conn, tid, now, lock)
+        .await?
+        .ok_or_else(unknown_tid)?;
+    if !states.contains(&s.state) {
+        return Err(unknown_tid());
+    }
+    let iccid = s.iccid.clone().ok_or_else(unknown_tid)?;
+    Ok((s, iccid))
+}
+
+async fn set_session_state(
+    conn: &mut AnyConnection,
+    tid: &TransactionId,
+    state: SessionState,
+) -> Result<()> {
+    sqlx::query("UPDATE smdp_sessions SET state = $1 WHERE transaction_id = $2")
+        .bind(state.as_str())
+        .bind(tid.as_bytes().to_vec())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+async fn insert_receipt(
+    conn: &mut AnyConnection,
+    eid: &Eid,
+    seq: i64,
+    now: UnixMillis,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "INSERT INTO smdp_notification_receipts (eid, seq_number, received_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (eid, seq_number) DO NOTHING",
+    )
+    .bind(eid.as_str())
+    .bind(seq)
+    .bind(now.0)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(r.rows_affected() == 1)
+}
+
+impl Database {
+    /// Lock the Profile, run `rule`, persist the (possibly changed) context
+    /// and outbox, commit, and return the rule's result. A rule error that
+    /// changed state is still committed.
+    async fn with_ctx<T>(
+        &self,
+        iccid: &Iccid,
+        now: UnixMillis,
+        rule: impl FnOnce(&mut OrderCtx, &mut Vec<OutboxMessage>) -> Result<T> + Send,
+    ) -> Result<T> {
+        let mut tx = self.begin().await.map_err(db_err)?;
+        let before = load_ctx_or_unknown(&mut tx, iccid, self.for_update()).await?;
+        let mut ctx = before.clone();
+        let mut out = Vec::new();
+        let result = rule(&mut ctx, &mut out);
+        save_ctx(&mut tx, &before, &ctx).await?;
+        insert_outbox(&mut tx, &out, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        result
+    }
+}
+
+// ---------------------------------------------------------------------------
+// SmdpStore
+// ---------------------------------------------------------------------------
+
+impl SmdpStore for Database {
+    async fn insert_profiles(&self, profiles: Vec<NewProfile>, now: UnixMillis) -> Result<()> {
+        let mut tx = self.begin().await.map_err(db_err)?;
+        for p in profiles {
+            let metadata =
+                serde_json::to_string(&p.metadata).map_err(|e| Error::Storage(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO smdp_profiles (iccid, imsi, profile_type, owner, state, package, \
+                 metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(p.iccid.as_str())
+            .bind(p.imsi)
+            .bind(p.profile_type)
+            .bind(p.owner)
+            .bind(ProfileState::Available.as_str())
+            .bind(p.package.0)
+            .bind(metadata)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match db_err(e) {
+                Error::Duplicate(_) => {
+                    Error::Duplicate(format!("ICCID {} already exists", p.iccid))
+                }
+                other => other,
+            })?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn get_profile(&self, iccid: &Iccid) -> Result<Option<ProfileRecord>> {
+        let sql = format!("SELECT {PROFILE_COLS} FROM smdp_profiles WHERE iccid = $1");
+        sqlx::query(&sql)
+            .bind(iccid.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .map(|r| profile_from_row(&r))
+            .transpose()
+    }
+
+    async fn get_profile_package(&self, iccid: &Iccid) -> Result<Option<SealedBlob>> {
+        let row = sqlx::query("SELECT package FROM smdp_profiles WHERE iccid = $1")
+            .bind(iccid.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| get::<Vec<u8>>(&r, "package").map(SealedBlob))
+            .transpose()
+    }
+
+    async fn profile_counts(&self) -> Result<Vec<ProfileCount>> {
+        let rows = sqlx::query(
+            "SELECT profile_type, state, COUNT(*) AS n FROM smdp_profiles \
+             GROUP BY profile_type, state ORDER BY profile_type, state",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let state: String = get(r, "state")?;
+                Ok(ProfileCount {
+                    profile_type: get(r, "profile_type")?,
+                    state: ProfileState::parse(&state).ok_or_else(|| corrupt("state"))?,
+                    count: u64::try_from(get::<i64>(r, "n")?).map_err(|_| corrupt("count"))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn download_order(
+        &self,
+        input: DownloadOrderInput,
+        now: UnixMillis,
+        policy: OrderPolicy,
+    ) -> Result<Iccid> {
+        let mut tx = self.begin().await.map_err(db_err)?;
+        let iccid = match (&input.iccid, &input.profile_type) {
+            (Some(iccid), _) => iccid.clone(),
+            (None, Some(ptype)) => {
+                // SGP.22 §5.3.1: reserve one Available Profile of the type.
+                // PostgreSQL: SKIP LOCKED lets concurrent orders take
+                // different rows; SQLite: the write lock serialises them.
+                let sql = format!(
+                    "SELECT iccid FROM smdp_profiles WHERE profile_type = $1 AND state = $2 \
+                     AND (owner IS NULL OR owner = $3) ORDER BY iccid LIMIT 1{}",
+                    self.skip_locked()
+                );
+                let row = sqlx::query(&sql)
+                    .bind(ptype)
+                    .bind(ProfileState::Available.as_str())
+                    .bind(&input.requester)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                match row {
+                    Some(r) => {
+                        Iccid::parse(&get::<String>(&r, "iccid")?).map_err(|_| corrupt("iccid"))?
+                    }
+                    None => {
+                        let r = sqlx::query(
+                            "SELECT COUNT(*) AS n, \
+                             COALESCE(SUM(CASE WHEN owner IS NULL OR owner = $2 THEN 1 ELSE 0 END), 0) AS mine \
+                             FROM smdp_profiles WHERE profile_type = $1",
+                        )
+                        .bind(ptype)
+                        .bind(&input.requester)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                        let (n, mine) = (get::<i64>(&r, "n")?, get::<i64>(&r, "mine")?);
+                        return Err(if n == 0 {
+                            Error::rejected(
+                                codes::PROFILE_TYPE_UNKNOWN,
+                                "the Profile Type is unknown to the SM-DP+",
+                            )
+                        } else if mine == 0 {
+                            Error::rejected(
+                                codes::PROFILE_TYPE_NOT_ALLOWED,
+                                "the Profile Type belongs to another Operator",
+                            )
+                        } else {
+                            Error::rejected(
+                                codes::PROFILE_TYPE_UNAVAILABLE,
+                                "no more Profile available for the requested Profile Type",
+                            )
+                        });
+                    }
+                }
+            }
+            (None, None) => {
+                return Err(Error::rejected(
+                    codes::FUNCTION_CONDITIONAL_MISSING,
+                    "one of iccid or profileType is required",
+                ))
+            }
+        };
+        let before = load_ctx_or_unknown(&mut tx, &iccid, self.for_update()).await?;
+        let mut ctx = before.clone();
+        let result = order::download_order(&mut ctx, &input, now, &policy);
+        save_ctx(&mut tx, &before, &ctx).await?;
+        tx.commit().await.map_err(db_err)?;
+        result
+    }
+
+    async fn confirm_order(
+        &self,
+        input: ConfirmOrderInput,
+        now: UnixMillis,
+    ) -> Result<ConfirmOutcome> {
+        let mut tx = self.begin().await.map_err(db_err)?;
+        let before = load_ctx_or_unknown(&mut tx, &input.iccid, self.for_update()).await?;
+        let taken = match input.matching_id.value() {
+            Some(m) => {
+                sqlx::query("SELECT iccid FROM smdp_orders WHERE matching_id = $1 AND iccid <> $2")
+                    .bind(m.as_str())
+                    .bind(input.iccid.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .is_some()
+            }
+            None => false,
+        };
+        let mut ctx = before.clone();
+        let result = order::confirm_order(&mut ctx, &input, taken, now)?;
+        // The UNIQUE index catches a concurrent confirm with the same value.
+        save_ctx(&mut tx, &before, &ctx)
+            .await
+            .map_err(|e| match e {
+                Error::Duplicate(_) => {
+                    Error::rejected(codes::MATCHING_ID_IN_USE, "conflicting MatchingID value")
+                }
+                other => other,
+            })?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(result)
+    }
+
+    async fn cancel_order(&self, input: CancelOrderInput, now: UnixMillis) -> Result<()> {
+        let iccid = input.iccid.clone();
+        self.with_ctx(&iccid, now, |ctx, _| order::cancel_order(ctx, &input, now))
+            .await
+    }
+
+    async fn release_profile(&self, input: ReleaseProfileInput, now: UnixMillis) -> Result<()> {
+        let iccid = input.iccid.clone();
+        self.with_ctx(&iccid, now, |ctx, _| {
+            order::release_profile(ctx, &input, now)
+        })
+        .await
+    }
+
+    async fn get_order(&self, iccid: &Iccid) -> Result<Option<OrderRecord>> {
+        let sql = format!("SELECT {ORDER_COLS} FROM smdp_orders WHERE iccid = $1");
+        sqlx::query(&sql)
+            .bind(iccid.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .map(|r| order_from_row(&r))
+            .transpose()
+    }
+
+    async fn find_order_by_matching_id(
+        &self,
+        matching_id: &MatchingId,
+    ) -> Result<Option<OrderRecord>> {
+        let sql = format!("SELECT {ORDER_COLS} FROM smdp_orders WHERE matching_id = $1");
+        sqlx::query(&sql)
+            .bind(matching_id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .map(|r| order_from_row(&r))
+            .transpose()
+    }
+
+    async fn create_session(&self, s: NewSession) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO smdp_sessions (transaction_id, state, created_at, expires_at, sealed) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(s.transaction_id.as_bytes().to_vec())
+        .bind(SessionState::Initiated.as_str())
+        .bind(s.created_at.0)
+        .bind(s.expires_at.0)
+        .bind(s.sealed.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn get_session(
+        &self,
+        tid: &TransactionId,
+        now: UnixMillis,
+    ) -> Result<Option<SessionRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        load_session(&mut conn, tid, now, "").await
+    }
+
+    async fn update_session(
+        &self,
+        tid: &TransactionId,
+        expected: SessionState,
+        new_state: SessionState,
+        sealed: Option<SealedBlob>,
+        now: UnixMillis,
+    ) -> Result<()> {
+        // Compare-and-set in one statement.
+        let r = match sealed {
+            Some(blob) => sqlx::query(
+                "UPDATE smdp_sessions SET state = $1, sealed = $2 \
+                 WHERE transaction_id = $3 AND state = $4 AND expires_at > $5",
+            )
+            .bind(new_state.as_str())
+            .bind(blob.0),
+            None => sqlx::query(
+                "UPDATE smdp_sessions SET state = $1 \
+                 WHERE transaction_id = $2 AND state = $3 AND expires_at > $4",
+            )
+            .bind(new_state.as_str()),
+        }
+        .bind(tid.as_bytes().to_vec())
+        .bind(expected.as_str())
+        .bind(now.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if r.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(unknown_tid())
+        }
+    }
+
+    async fn delete_session(&self, tid: &TransactionId) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM smdp_sessions WHERE transaction_id = $1")
+            .bind(tid.as_bytes().to_vec())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn purge_expired_sessions(&self, now: UnixMillis) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM smdp_sessions WHERE expires_at <= $1")
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn authorize_download(
+        &self,
+        tid: &TransactionId,
+        matching_id: Option<MatchingId>,
+        eid: Eid,
+        now: UnixMillis,
+        policy: OrderPolicy,
+    ) -> Result<DownloadAuthorization> {
+        let mut tx = self.begin().await.map_err(db_err)?;
+        let refused = || {
+            Error::rejected(
+                codes::MATCHING_ID_REFUSED,
+                "MatchingID (AC_Token or EventID) is refused",
+            )
+        };
+        // Find the order (no lock yet: lock order is Profile, then session).
+        let row = match &matching_id {
+            Some(m) => sqlx::query("SELECT iccid FROM smdp_orders WHERE matching_id = $1")
+                .bind(m.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?,
+            None => sqlx::query(
+                "SELECT o.iccid AS iccid FROM smdp_orders o JOIN smdp_profiles p ON p.iccid = o.iccid \
+                 WHERE o.eid = $1 AND p.state IN ($2, $3) ORDER BY o.created_at, o.iccid LIMIT 1",
+            )
+            .bind(eid.as_str())
+            .bind(ProfileState::Released.as_str())
+            .bind(ProfileState::Downloaded.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?,
+        };
+        let Some(row) = row else {
+            return Err(refused());
+        };
+        let iccid = Iccid::parse(&get::<String>(&row, "iccid")?).map_err(|_| corrupt("iccid"))?;
+        let before = load_ctx(&mut tx, &iccid, self.for_update())
+            .await?
+            .ok_or_else(refused)?;
+        let session = load_session(&mut tx, tid, now, self.for_update())
+            .await?
+            .ok_or_else(unknown_tid)?;
+        if session.state != SessionState::Initiated {
+            return Err(unknown_tid());
+        }
+        let mut ctx = before.clone();
+        let mut out = Vec::new();
+        let result = order::authorize_download(&mut ctx, &eid, now, &policy, &mut out);
+        if let Ok(auth) = &result {
+            sqlx::query(
+                "UPDATE smdp_sessions SET state = $1, eid = $2, iccid = $3, matching_id = $4 \
+                 WHERE transaction_id = $5",
+            )
+            .bind(SessionState::Authenticated.as_str())
+            .bind(auth.eid.as_str())
+            .bind(auth.iccid.as_str())
+            .bind(auth.matching_id.as_ref().map(|m| m.as_str().to_string()))
+            .bind(tid.as_bytes().to_vec())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        save_ctx(&mut tx, &before, &ctx).await?;
+        insert_outbox(&mut tx, &out, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        result
+    }
+
+    async fn record_download_failure(
+        &self,
+        tid: &TransactionId,
+        notification_point: u32,
+        error: FunctionError,
+        now: UnixMillis,
+    ) -> Result<()> {
+        let (_, iccid) = {
+            let mut conn = self.pool.acquire().await.map_err(db_err)?;
+            let states = [SessionState::Authenticated, SessionState::BppDelivered];
+            bound_session(&mut conn, tid, now, &states, "").await?
+        };
+        self.with_ctx(&iccid, now, |ctx, out| {
+            order::download_failed(ctx, notification_point, error, now, out)
+        })
+        .await
+    }
+
+    async fn verify_download_confirmation(
+        &self,
+        tid: &TransactionId,
+        hash_cc: Option<Vec<u8>>,
+        now: UnixMillis,
+        policy: OrderPolicy,
+    ) -> Result<()> {
+        let mut tx = self.begin().await.map_err(db_err)?;
+        let (_, iccid) =
+            bound_session(&mut tx, tid, now, &[SessionState::Authenticated], "").await?;
+        let before = load_ctx_or_unknown(&mut tx, &iccid, self.for_update()).await?;
+        // Re-check under the Profile lock (the session may have moved on).
+        bound_session(
+            &mut tx,
+            tid,
+            now,
+            &[SessionState::Authenticated],
+            self.for_update(),
+        )
+        .await?;
+        let mut ctx = before.clone();
+        let mut out = Vec::new();
+        let result = order::verify_download_confirmation(
+            &mut ctx,
+            tid,
+            hash_cc.as_deref(),
+            now,
+            &policy,
+            &mut out,
+        );
+        save_ctx(&mut tx, &before, &ctx).await?;
+        insert_outbox(&mut tx, &out, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        result
+    }
+
+    async fn record_bpp_delivered(&self, tid: &TransactionId, now: UnixMillis) -> Result<()> {
+        let mut tx = self.begin().await.map_err(db_err)?;
+        let (_, iccid) =
+            bound_session(&mut tx, tid, now, &[SessionState::Authenticated], "").await?;
+        let before = load_ctx_or_unknown(&mut tx, &iccid, self.for_update()).await?;
+        bound_session(
+            &mut tx,
+            tid,
+            now,
+            &[SessionState::Authenticated],
+            self.for_update(),
+        )
+        .await?;
+        let mut ctx = before.clone();
+        let mut out = Vec::new();
+        order::bpp_delivered(&mut ctx, now, &mut out)?;
+        set_session_state(&mut tx, tid, SessionState::BppDelivered).await?;
+        save_ctx(&mut tx, &before, &ctx).await?;
+        insert_outbox(&mut tx, &out, now).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn record_install_result(
+        &self,
+        result: InstallResult,
+        now: UnixMillis,
+        policy: OrderPolicy,
+    ) -> Result<InstallOutcome> {
+        let mut tx = self.begin().await.map_err(db_err)?;
+        let Some(before) = load_ctx(&mut tx, &result.iccid, self.for_update()).await? else {
+            // Unknown ICCID: remember the receipt so re-sends are cheap.
+            insert_receipt(&mut tx, &result.eid, result.seq_number, now).await?;
+            tx.commit().await.map_err(db_err)?;
+            return Ok(InstallOutcome::Ignored);
+        };
+        if !insert_receipt(&mut tx, &result.eid, result.seq_number, now).await? {
+            return Ok(InstallOutcome::Duplicate);
+        }
+        let mut ctx = before.clone();
+        let mut out = Vec::new();
+        let outcome = order::install_result(&mut ctx, &result, now, &policy, &mut out);
+        if outcome != InstallOutcome::Ignored {
+            sqlx::query("DELETE FROM smdp_sessions WHERE iccid = $1")
+                .bind(result.iccid.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        save_ctx(&mut tx, &before, &ctx).await?;
+        insert_outbox(&mut tx, &out, now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(outcome)
+    }
+
+    async fn record_notification(
+        &self,
+        eid: &Eid,
+        seq_number: i64,
+        now: UnixMillis,
+    ) -> Result<bool> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        insert_receipt(&mut conn, eid, seq_number, now).await
+    }
+
+    async fn retire_profile(&self, iccid: &Iccid, now: UnixMillis) -> Result<()> {
+        self.with_ctx(iccid, now, |ctx, _| order::retire(ctx, now))
+            .await
+    }
+
+    async fn enqueue_outbox(&self, message: OutboxMessage, now: UnixMillis) -> Result<i64> {
+        let payload =
+            serde_json::to_string(&message.body).map_err(|e| Error::Storage(e.to_string()))?;
+        let row = sqlx::query(
+            "INSERT INTO smdp_outbox (target, payload, attempts, created_at, next_attempt_at) \
+             VALUES ($1, $2, 0, $3, $3) RETURNING id",
+        )
+        .bind(message.target)
+        .bind(payload)
+        .bind(now.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        get(&row, "id")
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: UnixMillis,
+        limit: u32,
+        lease_ms: u64,
+    ) -> Result<Vec<OutboxEntry>> {
+        let mut tx = self.begin().await.map_err(db_err)?;
+        let sql = format!(
+            "UPDATE smdp_outbox SET attempts = attempts + 1, next_attempt_at = $1 \
+             WHERE id IN (SELECT id FROM smdp_outbox WHERE next_attempt_at <= $2 \
+                          ORDER BY id LIMIT $3{}) \
+             RETURNING {OUTBOX_COLS}",
+            self.skip_locked()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(now.plus_millis(lease_ms).0)
+            .bind(now.0)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        let mut entries = rows
+            .iter()
+            .map(outbox_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        entries.sort_by_key(|e| e.id);
+        Ok(entries)
+    }
+
+    async fn ack_outbox(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM smdp_outbox WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn retry_outbox(
+        &self,
+        id: i64,
+        error: String,
+        next_attempt_at: UnixMillis,
+    ) -> Result<()> {
+        sqlx::query("UPDATE smdp_outbox SET last_error = $1, next_attempt_at = $2 WHERE id = $3")
+            .bind(error)
+            .bind(next_attempt_at.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
