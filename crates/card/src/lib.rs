@@ -1,0 +1,55 @@
+//! A virtual eUICC (GSMA SGP.22 v2.2.2), sans-I/O.
+//!
+//! [`Card::process`] takes a command APDU and returns `response data || SW1 SW2`, exactly what a
+//! reader would see. Inside:
+//!
+//! * [`os`]: the ISO/IEC 7816-4 layer: logical channels 0–19 (MANAGE CHANNEL), SELECT by AID,
+//!   GET RESPONSE for long responses (`61xx`), STORE DATA block reassembly per channel.
+//! * [`isdr`]: the ISD-R and its ES10a/b/c functions (SGP.22 §5.7), dispatched by request tag,
+//!   including the Bound Profile Package installation (§5.7.6, ES8+ §5.5).
+//! * [`state`]: the persistent [`CardState`] (profiles, notifications, addresses, RSP session);
+//!   changes become visible only when a whole ES10 function completes.
+//! * [`identity`]: EID, certificates and SK.EUICC.ECDSA.
+//!
+//! Randomness is injected (a `rand_core::CryptoRng`), and so is time ([`Card::set_time`]); the
+//! card reads no files, sockets or clocks.
+
+pub mod identity;
+pub mod isdr;
+pub mod os;
+pub mod state;
+pub mod testing;
+
+use apdu::StatusWord;
+
+pub use identity::CardIdentity;
+pub use os::{Card, Interface};
+pub use state::{CardState, NotificationKind, Profile, ProfileState, StoredNotification};
+
+/// Errors outside the APDU path (APDU-level failures are status words).
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    #[error("card state: {0}")]
+    State(String),
+    #[error("card identity: {0}")]
+    Identity(String),
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
+}
+
+/// The injected random number generator.
+pub type CardRng = dyn rand_core::CryptoRng + Send;
+
+/// Status word and optional response data of one APDU.
+pub(crate) type ApduResult = Result<Vec<u8>, StatusWord>;
+
+#[cfg(test)]
+mod tests {
+    /// The card moves between threads (e.g. behind a tokio task serving a reader socket).
+    #[test]
+    fn card_is_send() {
+        fn is_send<T: Send>() {}
+        is_send::<crate::Card>();
+        is_send::<crate::CardState>();
+    }
+}
