@@ -170,7 +170,7 @@ fn ts48() -> (Vec<u8>, StoreMetadataRequest) {
     let package = read("ts48-profiles/TS48V5-SAIP2-3-BERTLV-SUCI-UNIQUE.der");
     let pp = saip::ProfilePackage::parse(&package).unwrap();
     let md = StoreMetadataRequest {
-        iccid: Iccid(pp.header().iccid_raw),
+        iccid: pp.iccid().parse().unwrap(),
         service_provider_name: "GSMA TS.48".into(),
         profile_name: "TS.48 v5 SUCI".into(),
         icon_type: None,

@@ -241,10 +241,19 @@ impl<T: CardTransport> Lpa<T> {
                 "serverSigned1 does not carry the eUICC challenge".into(),
             )));
         }
+        // The JSON binding carries serverSignature1 and euiccCiPKIdToBeUsed as DER TLVs.
+        let server_signature1 = init
+            .server_signature1_value()
+            .map_err(decode("initiateAuthentication"))
+            .map_err(undefined())?;
+        let euicc_ci_pkid_to_be_used = init
+            .euicc_ci_pkid_to_be_used_value()
+            .map_err(decode("initiateAuthentication"))
+            .map_err(undefined())?;
         let auth_req = AuthenticateServerRequest {
             server_signed1,
-            server_signature1: init.server_signature1,
-            euicc_ci_pkid_to_be_used: init.euicc_ci_pkid_to_be_used,
+            server_signature1,
+            euicc_ci_pkid_to_be_used,
             server_certificate: init.server_certificate,
             ctx_params1: CtxParams1::CommonAuthentication(CtxParamsForCommonAuthentication {
                 matching_id: s.matching_id.map(str::to_string),
@@ -313,9 +322,13 @@ impl<T: CardTransport> Lpa<T> {
         };
 
         // §3.1.3 steps: ES10b.PrepareDownload, ES9+.GetBoundProfilePackage.
+        let smdp_signature2 = client
+            .smdp_signature2_value()
+            .map_err(decode("authenticateClient"))
+            .map_err(undefined())?;
         let prep_req = PrepareDownloadRequest {
             smdp_signed2,
-            smdp_signature2: client.smdp_signature2,
+            smdp_signature2,
             hash_cc,
             smdp_certificate: client.smdp_certificate,
         };

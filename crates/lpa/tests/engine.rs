@@ -234,8 +234,8 @@ fn initiate_ok() -> Vec<u8> {
     ok_json(es9p::InitiateAuthenticationOk {
         transaction_id: txid(),
         server_signed1: server_signed1(),
-        server_signature1: vec![0x33; 64],
-        euicc_ci_pkid_to_be_used: ski(),
+        server_signature1: tlv::encode_tlv(tlv::Tag(0x5F37), &[0x33; 64]),
+        euicc_ci_pkid_to_be_used: tlv::encode_tlv(tlv::Tag::OCTET_STRING, &ski()),
         server_certificate: vec![0x30, 0x03, 0x02, 0x01, 0x01],
     })
 }
@@ -251,7 +251,7 @@ fn authenticate_client_ok(cc_required: bool) -> Vec<u8> {
         })
         .raw()
         .to_vec(),
-        smdp_signature2: vec![0x44; 64],
+        smdp_signature2: tlv::encode_tlv(tlv::Tag(0x5F37), &[0x44; 64]),
         smdp_certificate: vec![0x30, 0x03, 0x02, 0x01, 0x02],
     })
 }

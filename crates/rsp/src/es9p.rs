@@ -14,6 +14,7 @@ use crate::es10b::{
 use crate::es8p::{BoundProfilePackage, StoreMetadataRequest};
 use crate::notification::PendingNotification;
 use crate::{codes::StatusCode, Asn1, Error, Result, Signed, TransactionId};
+use tlv::Tag;
 
 /// HTTP paths of the ES9+ functions (SGP.22 §6.5.2).
 pub mod path {
@@ -260,9 +261,10 @@ pub struct InitiateAuthenticationOk {
     /// ServerSigned1 ('30' TLV).
     #[serde(rename = "serverSigned1", with = "b64")]
     pub server_signed1: Vec<u8>,
+    /// serverSignature1 as its DER TLV (`5F37 40 r||s`), as osmo-smdpp and real LPAs carry it.
     #[serde(rename = "serverSignature1", with = "b64")]
     pub server_signature1: Vec<u8>,
-    /// SubjectKeyIdentifier value (no tag).
+    /// euiccCiPKIdToBeUsed as its DER TLV (`04 14 SKI`).
     #[serde(rename = "euiccCiPKIdToBeUsed", with = "b64")]
     pub euicc_ci_pkid_to_be_used: Vec<u8>,
     /// CERT.DPauth.ECDSA (DER).
@@ -274,6 +276,19 @@ impl InitiateAuthenticationOk {
     pub fn server_signed1(&self) -> Result<Signed<ServerSigned1>> {
         Signed::decode(&self.server_signed1)
     }
+    /// The r||s value of serverSignature1 (unwrapped from its `5F37` TLV).
+    pub fn server_signature1_value(&self) -> Result<Vec<u8>> {
+        tlv_value(&self.server_signature1, Tag(0x5F37), "serverSignature1")
+    }
+    /// The SubjectKeyIdentifier value (unwrapped from its `04` TLV).
+    pub fn euicc_ci_pkid_to_be_used_value(&self) -> Result<Vec<u8>> {
+        tlv_value(&self.euicc_ci_pkid_to_be_used, Tag::OCTET_STRING, "euiccCiPKIdToBeUsed")
+    }
+}
+
+/// The value of a field that the JSON binding carries as one complete DER TLV with `tag`.
+fn tlv_value(der: &[u8], tag: Tag, ty: &'static str) -> Result<Vec<u8>> {
+    tlv::Tlv::parse_expecting(der, tag).map(|t| t.value.to_vec()).map_err(|source| Error::Tlv { ty, source })
 }
 
 pub type InitiateAuthenticationResponse = Response<InitiateAuthenticationOk>;
@@ -305,6 +320,7 @@ pub struct AuthenticateClientOk {
     /// SmdpSigned2 ('30' TLV).
     #[serde(rename = "smdpSigned2", with = "b64")]
     pub smdp_signed2: Vec<u8>,
+    /// smdpSignature2 as its DER TLV (`5F37 40 r||s`).
     #[serde(rename = "smdpSignature2", with = "b64")]
     pub smdp_signature2: Vec<u8>,
     /// CERT.DPpb.ECDSA (DER).
@@ -318,6 +334,10 @@ impl AuthenticateClientOk {
     }
     pub fn smdp_signed2(&self) -> Result<Signed<SmdpSigned2>> {
         Signed::decode(&self.smdp_signed2)
+    }
+    /// The r||s value of smdpSignature2 (unwrapped from its `5F37` TLV).
+    pub fn smdp_signature2_value(&self) -> Result<Vec<u8>> {
+        tlv_value(&self.smdp_signature2, Tag(0x5F37), "smdpSignature2")
     }
 }
 

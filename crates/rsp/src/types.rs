@@ -320,6 +320,10 @@ named_int! {
         POSTPONED = 1 => "postponed",
         TIMEOUT = 2 => "timeout",
         PPR_NOT_ALLOWED = 3 => "pprNotAllowed",
+        // SGP.22 v2.2.2 §5.7.14 adds these (the v2.2 ASN.1 module predates them).
+        METADATA_MISMATCH = 4 => "metadataMismatch",
+        LOAD_BPP_EXECUTION_ERROR = 5 => "loadBppExecutionError",
+        UNDEFINED_REASON = 127 => "undefinedReason",
     }
 }
 

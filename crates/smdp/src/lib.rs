@@ -13,6 +13,7 @@
 
 pub mod codes;
 pub mod es2p;
+pub mod es9p;
 pub mod ids;
 pub mod order;
 pub mod outbox;

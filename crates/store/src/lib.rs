@@ -10,6 +10,8 @@
 //! * Implements [`smdp::SmdpStore`]; every method is one transaction.
 
 mod migrations;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod smdp_impl;
 
 use std::path::Path;

@@ -5,8 +5,8 @@
 //! variants print a notice and skip, unless `CI` is set (then they fail).
 //! Each PostgreSQL test works in its own schema, dropped at the end.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+
+
 
 use serde_json::json;
 use smdp::codes;
@@ -23,110 +23,14 @@ use smdp::{
     Eid, Error, FunctionError, Iccid, KeyStore, MatchingId, ProfileState, SealedBlob, SmdpStore,
     SoftwareKeyStore, StatusCode, TransactionId, UnixMillis,
 };
-use sqlx::{AnyConnection, Connection, Executor, Row};
-use store::{Database, DatabaseOptions};
+use sqlx::{Connection, Row};
+use store::Database;
 
 // ---------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------
 
-struct Harness {
-    opts: DatabaseOptions,
-    db: Database,
-    _dir: Option<tempfile::TempDir>,
-    pg_schema: Option<String>,
-}
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-impl Harness {
-    async fn sqlite() -> Harness {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("smdp.db");
-        let opts = DatabaseOptions {
-            url: format!("sqlite://{}?mode=rwc", path.display()),
-            ..Default::default()
-        };
-        let db = Database::connect_with(opts.clone())
-            .await
-            .expect("open sqlite");
-        Harness {
-            opts,
-            db,
-            _dir: Some(dir),
-            pg_schema: None,
-        }
-    }
-
-    async fn postgres(test: &str) -> Option<Harness> {
-        let Ok(url) = std::env::var("SIMKIT_TEST_POSTGRES_URL") else {
-            if std::env::var_os("CI").is_some() {
-                panic!("SIMKIT_TEST_POSTGRES_URL not set but CI is set: PostgreSQL tests must run");
-            }
-            eprintln!("skipping PostgreSQL: SIMKIT_TEST_POSTGRES_URL not set ({test})");
-            return None;
-        };
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let schema = format!(
-            "t_{}_{}_{}_{}",
-            test,
-            std::process::id(),
-            nanos % 1_000_000_000,
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let opts = DatabaseOptions {
-            url,
-            pg_schema: Some(schema.clone()),
-            ..Default::default()
-        };
-        let db = Database::connect_with(opts.clone())
-            .await
-            .expect("connect postgres");
-        Some(Harness {
-            opts,
-            db,
-            _dir: None,
-            pg_schema: Some(schema),
-        })
-    }
-
-    /// A raw connection to the same database/schema, to inspect columns.
-    async fn raw(&self) -> AnyConnection {
-        sqlx::any::install_default_drivers();
-        let mut c = AnyConnection::connect(&self.opts.url)
-            .await
-            .expect("raw connect");
-        if let Some(s) = &self.pg_schema {
-            c.execute(sqlx::raw_sql(&format!("SET search_path TO {s}")))
-                .await
-                .expect("search_path");
-        }
-        c
-    }
-
-    /// Close the pool and open the same database again.
-    async fn reopen(&mut self) {
-        self.db.close().await;
-        self.db = Database::connect_with(self.opts.clone())
-            .await
-            .expect("reopen");
-    }
-
-    async fn finish(self) {
-        self.db.close().await;
-        if let Some(s) = &self.pg_schema {
-            let mut c = AnyConnection::connect(&self.opts.url)
-                .await
-                .expect("connect for cleanup");
-            c.execute(sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {s} CASCADE")))
-                .await
-                .expect("drop schema");
-        }
-    }
-}
+type Harness = store::testing::TestDatabase;
 
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {$(

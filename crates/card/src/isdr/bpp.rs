@@ -428,7 +428,8 @@ impl Isdr<'_> {
                 )
             }
         };
-        if package.header().iccid_raw != md.iccid.0 {
+        // The SAIP header codes the ICCID as plain BCD, the metadata as in EF.ICCID (swapped).
+        if package.iccid() != md.iccid.to_string() {
             return fail(
                 self,
                 Some(md.iccid),
