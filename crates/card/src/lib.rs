@@ -12,7 +12,12 @@
 //! * [`identity`]: EID, certificates and SK.EUICC.ECDSA.
 //!
 //! Randomness is injected (a `rand_core::CryptoRng`), and so is time ([`Card::set_time`]); the
-//! card reads no files, sockets or clocks.
+//! card reads no files, sockets or clocks. ES10 requests are decoded and responses built with
+//! the `rsp` message types (one codec per message).
+//!
+//! A [`Card`] is itself an `apdu::CardTransport` (in-process reader, for tests and embedding).
+//! [`Card::state_revision`] changes whenever the persistent state does, so an edge can save it
+//! after exactly those APDUs (simkit's `PersistentCard` does, atomically and sealed).
 
 pub mod identity;
 pub mod isdr;

@@ -48,6 +48,8 @@ pub struct Card {
     bpp: Option<BppLoad>,
     rng: Box<CardRng>,
     now: Option<u64>,
+    /// Bumped whenever the persistent state changes (see [`Card::state_revision`]).
+    revision: u64,
 }
 
 impl std::fmt::Debug for Card {
@@ -78,6 +80,7 @@ impl Card {
             bpp: None,
             rng,
             now: None,
+            revision: 0,
         };
         card.reset();
         card
@@ -107,10 +110,20 @@ impl Card {
         &self.state
     }
 
-    /// Replaces the persistent state (e.g. loaded from disk) and resets the card.
+    /// Replaces the persistent state (e.g. loaded from disk) and resets the card. Counts as a
+    /// state change for [`Card::state_revision`].
     pub fn load_state(&mut self, state: CardState) {
         self.state = state;
+        self.revision = self.revision.wrapping_add(1);
         self.reset();
+    }
+
+    /// A counter that changes whenever the persistent [`CardState`] changes: an ES10 function
+    /// committed a different state, or [`Card::load_state`] was called. It starts at 0 and means
+    /// nothing across card instances; an edge that persists the state compares it before and
+    /// after an APDU to know whether to save.
+    pub fn state_revision(&self) -> u64 {
+        self.revision
     }
 
     /// Processes one command APDU on the default interface.
@@ -318,10 +331,19 @@ impl Card {
             now: self.now,
         }
         .handle(&request);
-        if result.is_ok() {
+        if result.is_ok() && work != self.state {
             self.state = work;
+            self.revision = self.revision.wrapping_add(1);
         }
         result
+    }
+}
+
+/// The card as its own in-process reader: each `transmit` is one [`Card::process`] on the
+/// contact interface. Never fails.
+impl apdu::CardTransport for Card {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, apdu::TransportError> {
+        Ok(self.process(apdu))
     }
 }
 

@@ -378,3 +378,173 @@ fn state_serialization() {
     let dbg = format!("{:?}", card.state());
     assert!(dbg.contains("package_len"));
 }
+
+/// A profile with PPR1 + PPR2 ('99' 02 05 60), a nickname and dpProprietaryData (dpOid 2.999.10,
+/// the SGP.26 example SM-DP+ OID: 'B8' 05 { '80' 03 88 37 0A }).
+fn seeded_with_policy() -> CardState {
+    let mut st = seeded();
+    let mut md = StoreMetadataRequest::decode(&st.profiles[0].metadata).unwrap();
+    md.profile_policy_rules = Some(rsp::BitString::from_bits(&[rsp::ppr::PPR1, rsp::ppr::PPR2]));
+    st.profiles[0].metadata = md.encode();
+    st.profiles[0].nickname = Some("Home".into());
+    st.profiles[0].dp_proprietary_data = Some(hex("B805800388370A"));
+    st
+}
+
+#[test]
+fn profile_info_fields_and_policy_rules() {
+    use rsp::es10c::{ProfileInfoListError, ProfileInfoListResponse};
+    let mut card = new_card(seeded_with_policy());
+    let ch = open_isdr(&mut card);
+    let ProfileInfoListResponse::Ok(list) =
+        ProfileInfoListResponse::decode(&es10(&mut card, ch, &hex("BF2D00"))).unwrap()
+    else {
+        panic!("error response")
+    };
+    assert_eq!(list.len(), 2);
+    let p = &list[0];
+    assert_eq!(p.iccid, Some(Iccid(hex(ICCID1).try_into().unwrap())));
+    assert_eq!(p.isdp_aid.as_deref(), Some(&hex(AID1)[..]));
+    assert_eq!(p.profile_state, Some(rsp::ProfileState::ENABLED));
+    assert_eq!(p.profile_nickname.as_deref(), Some("Home"));
+    assert_eq!(p.service_provider_name.as_deref(), Some("Simkit"));
+    assert_eq!(
+        p.profile_name.as_deref(),
+        Some(&*format!("Profile {ICCID1}"))
+    );
+    assert_eq!(p.profile_class, None);
+    assert_eq!(
+        p.dp_proprietary_data.as_ref().unwrap().dp_oid.to_string(),
+        "2.999.10"
+    );
+    let pprs = p.profile_policy_rules.as_ref().unwrap();
+    assert!(pprs.is_set(rsp::ppr::PPR1) && pprs.is_set(rsp::ppr::PPR2));
+    assert_eq!(list[1].profile_class, Some(ProfileClass::TEST));
+    assert_eq!(list[1].profile_nickname, None);
+    // Only the requested tags: nickname and dpProprietaryData ('5C' 02 90 B8).
+    let by_aid = es10(
+        &mut card,
+        ch,
+        &hex(&format!("BF2D18A0124F10{AID1}5C0290B8")),
+    );
+    assert_eq!(
+        by_aid,
+        hex(&format!(
+            "BF2D11A00FE30D9004{}B805800388370A",
+            hex::encode("Home")
+        ))
+    );
+
+    // PPR1: the enabled profile can be neither disabled nor replaced; PPR2: no deletion.
+    let disable1 = hex(&format!("BF3211A00C5A0A{ICCID1}810100"));
+    assert_eq!(int_result(&es10(&mut card, ch, &disable1), 0xBF32), 3);
+    let enable2 = hex(&format!("BF3111A00C5A0A{ICCID2}810100"));
+    assert_eq!(int_result(&es10(&mut card, ch, &enable2), 0xBF31), 3);
+    assert_eq!(card.state().enabled_profile().unwrap().isdp_aid, hex(AID1));
+    let mut st = card.state().clone();
+    st.profiles[0].state = ProfileState::Disabled;
+    card.load_state(st);
+    let ch = open_isdr(&mut card);
+    let delete1 = hex(&format!("BF330C5A0A{ICCID1}"));
+    assert_eq!(int_result(&es10(&mut card, ch, &delete1), 0xBF33), 3);
+    assert_eq!(card.state().profiles.len(), 2);
+    assert!(card.state().notifications.is_empty());
+
+    // searchCriteria outside the CHOICE, or an ICCID of the wrong size: incorrectInputValues
+    // ('BF2D' { '81' 01 }).
+    for bad in ["BF2D05A003800100", "BF2D0DA00B5A09000000000000000000"] {
+        let resp = es10(&mut card, ch, &hex(bad));
+        assert_eq!(resp, hex("BF2D03810101"), "{bad}");
+        assert_eq!(
+            ProfileInfoListResponse::decode(&resp).unwrap(),
+            ProfileInfoListResponse::Error(ProfileInfoListError::INCORRECT_INPUT_VALUES)
+        );
+    }
+}
+
+#[test]
+fn malformed_es10c_requests_answer_6a80() {
+    let mut card = new_card(seeded());
+    let ch = open_isdr(&mut card);
+    for bad in [
+        // EnableProfile without refreshFlag.
+        format!("BF310EA00C5A0A{ICCID1}"),
+        // DisableProfile with a 9-byte ICCID.
+        format!("BF3210A00B5A09{}810100", &ICCID1[..18]),
+        // DeleteProfile with an empty CHOICE.
+        "BF3300".to_string(),
+        // SetNickname without a nickname.
+        format!("BF290C5A0A{ICCID1}"),
+        // eUICCMemoryReset without resetOptions.
+        "BF3400".to_string(),
+        // SetDefaultDpAddress with invalid UTF-8.
+        "BF3F038001FF".to_string(),
+        // ProfileInfoList with a truncated tagList.
+        "BF2D035C019F".to_string(),
+    ] {
+        assert_eq!(
+            apdu::es10_exchange(&mut card, ch, &hex(&bad)),
+            Err(apdu::ApduError::Status(apdu::StatusWord::INCORRECT_DATA)),
+            "{bad}"
+        );
+    }
+    assert_eq!(card.state(), &seeded());
+}
+
+#[test]
+fn nickname_too_long_and_default_dp_address_removal() {
+    let mut card = new_card(seeded());
+    let ch = open_isdr(&mut card);
+    let long = "x".repeat(65);
+    let req = hex(&format!("BF294F5A0A{ICCID1}9041{}", hex::encode(&long)));
+    assert_eq!(int_result(&es10(&mut card, ch, &req), 0xBF29), 127);
+    assert_eq!(card.state().profiles[0].nickname, None);
+    let set = hex(&format!("BF3F0F800D{}", hex::encode("smdp.test.net")));
+    assert_eq!(int_result(&es10(&mut card, ch, &set), 0xBF3F), 0);
+    assert_eq!(
+        card.state().default_dp_address.as_deref(),
+        Some("smdp.test.net")
+    );
+    // An empty defaultDpAddress removes it (SGP.22 §5.7.4).
+    assert_eq!(
+        int_result(&es10(&mut card, ch, &hex("BF3F028000")), 0xBF3F),
+        0
+    );
+    assert_eq!(card.state().default_dp_address, None);
+    let addrs =
+        rsp::es10a::EuiccConfiguredAddressesResponse::decode(&es10(&mut card, ch, &hex("BF3C00")))
+            .unwrap();
+    assert_eq!(addrs.default_dp_address, None);
+    assert_eq!(addrs.root_ds_address, card::state::DEFAULT_ROOT_DS_ADDRESS);
+}
+
+#[test]
+fn state_revision_counts_committed_changes_only() {
+    // The card is its own in-process transport.
+    let mut card = new_card(seeded());
+    let r0 = card.state_revision();
+    let ch = apdu::open_channel(&mut card).unwrap();
+    apdu::select_aid(&mut card, ch, &apdu::ISD_R_AID).unwrap();
+    // Read-only functions leave it alone.
+    for req in ["BF2D00", "BF3C00", "BF2800", "BF3E035C015A", "BF2000"] {
+        apdu::es10_exchange(&mut card, ch, &hex(req)).unwrap();
+    }
+    assert_eq!(card.state_revision(), r0);
+    // A rejected request (6A80) commits nothing.
+    let _ = apdu::es10_exchange(&mut card, ch, &hex("BF3400"));
+    assert_eq!(card.state_revision(), r0);
+    // A function result that changes nothing (profile not found) commits nothing either.
+    let enable = |iccid: &str| hex(&format!("BF3111A00C5A0A{iccid}810100"));
+    apdu::es10_exchange(&mut card, ch, &enable("00000000000000000000")).unwrap();
+    assert_eq!(card.state_revision(), r0);
+    // A change does.
+    apdu::es10_exchange(&mut card, ch, &enable(ICCID2)).unwrap();
+    let r1 = card.state_revision();
+    assert_ne!(r1, r0);
+    // A new RSP session (euiccChallenge) is persistent state too.
+    apdu::es10_exchange(&mut card, ch, &hex("BF2E00")).unwrap();
+    assert_ne!(card.state_revision(), r1);
+    let r2 = card.state_revision();
+    card.load_state(seeded());
+    assert_ne!(card.state_revision(), r2);
+}

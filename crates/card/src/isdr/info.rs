@@ -1,14 +1,19 @@
-//! ES10b.GetEUICCChallenge (§5.7.7), GetEUICCInfo (§5.7.8), GetRAT (§5.7.4), ES10c.GetEID
+//! ES10b.GetEUICCChallenge (§5.7.7), GetEUICCInfo (§5.7.8), GetRAT (§5.7.22), ES10c.GetEID
 //! (§5.7.20), ES10a.GetEuiccConfiguredAddresses (§5.7.3), ES10a.SetDefaultDpAddress (§5.7.4).
 
 use apdu::StatusWord;
+use rsp::es10a::{
+    EuiccConfiguredAddressesRequest, EuiccConfiguredAddressesResponse, SetDefaultDpAddressRequest,
+    SetDefaultDpAddressResponse, SetDefaultDpAddressResult,
+};
 use rsp::es10b::{
     rsp_capability, uicc_capability, EuiccInfo1, EuiccInfo2, GetEuiccChallengeRequest,
     GetEuiccChallengeResponse, GetEuiccInfo1Request, GetEuiccInfo2Request, GetRatRequest,
     GetRatResponse,
 };
-use rsp::{Asn1, BitString, Version};
-use tlv::{Reader, Tag, Tlv, Writer};
+use rsp::es10c::{GetEuiccDataRequest, GetEuiccDataResponse};
+use rsp::{Asn1, BitString, Eid, Version};
+use tlv::{Tag, Writer};
 
 use super::{decode, Isdr};
 use crate::state::RspSession;
@@ -100,70 +105,36 @@ impl Isdr<'_> {
         Ok(GetRatResponse { rat: Vec::new() }.encode())
     }
 
-    /// `GetEuiccDataRequest ::= [62] SEQUENCE { tagList [APPLICATION 28] Octet1 }` ('BF3E'
-    /// { '5C' 01 '5A' }) → `GetEuiccDataResponse` ('BF3E' { '5A' EID }).
+    /// ES10c.GetEID (§5.7.20): the tagList SHALL be '5A'.
     pub(super) fn get_eid(&mut self, request: &[u8]) -> ApduResult {
-        let tlv = Tlv::parse_single(request).map_err(|_| StatusWord::INCORRECT_DATA)?;
-        let mut rd = Reader::new(tlv.value);
-        let tag_list = rd
-            .expect(Tag(0x5C))
-            .map_err(|_| StatusWord::INCORRECT_DATA)?;
-        rd.finish_lenient()
-            .map_err(|_| StatusWord::INCORRECT_DATA)?;
-        if tag_list.value != [0x5A] {
+        let req: GetEuiccDataRequest = decode(request)?;
+        if req.tag_list != 0x5A {
             return Err(StatusWord::INCORRECT_DATA);
         }
-        let mut w = Writer::new();
-        w.nested(Tag(0xBF3E), |w| {
-            w.put(Tag(0x5A), &self.identity.eid);
-        });
-        Ok(w.into_vec())
+        Ok(GetEuiccDataResponse {
+            eid: Eid(self.identity.eid),
+        }
+        .encode())
     }
 
-    /// `EuiccConfiguredAddressesResponse` ('BF3C' { '80' defaultDpAddress?, '81' rootDsAddress }).
+    /// ES10a.GetEuiccConfiguredAddresses (§5.7.3).
     pub(super) fn configured_addresses(&mut self, request: &[u8]) -> ApduResult {
-        empty_request(request)?;
-        let mut w = Writer::new();
-        w.nested(Tag(0xBF3C), |w| {
-            w.put_opt(
-                Tag(0x80),
-                self.state.default_dp_address.as_deref().map(str::as_bytes),
-            );
-            w.put(Tag(0x81), self.state.root_ds_address.as_bytes());
-        });
-        Ok(w.into_vec())
+        decode::<EuiccConfiguredAddressesRequest>(request)?;
+        Ok(EuiccConfiguredAddressesResponse {
+            default_dp_address: self.state.default_dp_address.clone(),
+            root_ds_address: self.state.root_ds_address.clone(),
+        }
+        .encode())
     }
 
-    /// `SetDefaultDpAddressRequest` ('BF3F' { '80' defaultDpAddress }) →
-    /// `SetDefaultDpAddressResponse` ('BF3F' { '80' ok(0) }). An empty address removes it.
+    /// ES10a.SetDefaultDpAddress (§5.7.4). An empty address removes the default SM-DP+ address.
     pub(super) fn set_default_dp_address(&mut self, request: &[u8]) -> ApduResult {
-        let tlv = Tlv::parse_single(request).map_err(|_| StatusWord::INCORRECT_DATA)?;
-        let mut rd = Reader::new(tlv.value);
-        let addr = rd
-            .expect(Tag(0x80))
-            .map_err(|_| StatusWord::INCORRECT_DATA)?;
-        rd.finish_lenient()
-            .map_err(|_| StatusWord::INCORRECT_DATA)?;
-        let addr =
-            String::from_utf8(addr.value.to_vec()).map_err(|_| StatusWord::INCORRECT_DATA)?;
+        let req: SetDefaultDpAddressRequest = decode(request)?;
+        let addr = req.default_dp_address;
         self.state.default_dp_address = if addr.is_empty() { None } else { Some(addr) };
-        Ok(int_response(0xBF3F, 0))
+        Ok(SetDefaultDpAddressResponse {
+            result: SetDefaultDpAddressResult::OK,
+        }
+        .encode())
     }
-}
-
-/// Accepts `[n] SEQUENCE {}` with possible extension fields.
-fn empty_request(request: &[u8]) -> Result<(), StatusWord> {
-    let tlv = Tlv::parse_single(request).map_err(|_| StatusWord::INCORRECT_DATA)?;
-    Reader::new(tlv.value)
-        .finish_lenient()
-        .map_err(|_| StatusWord::INCORRECT_DATA)
-}
-
-/// `[n] SEQUENCE { result [0] INTEGER }`, the shape of most ES10c responses.
-pub(super) fn int_response(tag: u32, value: i64) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.nested(Tag(tag), |w| {
-        w.put(Tag(0x80), &tlv::der::encode_int(value));
-    });
-    w.into_vec()
 }

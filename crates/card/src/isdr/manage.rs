@@ -1,268 +1,136 @@
 //! ES10c: local profile management (SGP.22 §5.7.15–§5.7.21): GetProfilesInfo, EnableProfile,
-//! DisableProfile, DeleteProfile, eUICCMemoryReset, SetNickname. The request/response shapes
-//! follow rsp.asn (automatic tags where no component carries its own).
+//! DisableProfile, DeleteProfile, eUICCMemoryReset, SetNickname. Requests are decoded and
+//! responses built with the `rsp::es10c` types.
 
 use apdu::StatusWord;
-use tlv::{Reader, Tag, Tlv, Writer};
+use rsp::es10c::{
+    reset_options, DeleteProfileRequest, DeleteProfileResponse, DeleteResult,
+    DisableProfileRequest, DisableProfileResponse, DisableResult, EnableProfileRequest,
+    EnableProfileResponse, EnableResult, EuiccMemoryResetRequest, EuiccMemoryResetResponse,
+    ProfileIdentifier, ProfileInfo, ProfileInfoListError, ProfileInfoListRequest,
+    ProfileInfoListResponse, ResetResult, SearchCriteria, SetNicknameRequest, SetNicknameResponse,
+    SetNicknameResult,
+};
+use rsp::es8p::{DpProprietaryData, StoreMetadataRequest};
+use rsp::{ppr, Asn1, Fields, Iccid, ProfileClass};
+use tlv::{Tag, Tlv};
 
-use super::info::int_response;
-use super::Isdr;
+use super::{decode, Isdr};
 use crate::state::{NotificationKind, Profile, ProfileState};
 use crate::ApduResult;
 
-/// ProfileInfo fields in rsp.asn order.
+/// The profile's metadata (the StoreMetadataRequest kept as received in the BPP).
+fn metadata(p: &Profile) -> Option<StoreMetadataRequest> {
+    StoreMetadataRequest::decode(&p.metadata).ok()
+}
+
+/// `profileClass` of the metadata; absent means operational (rsp.asn DEFAULT).
+fn profile_class(p: &Profile) -> ProfileClass {
+    metadata(p)
+        .and_then(|m| m.profile_class)
+        .unwrap_or(ProfileClass::OPERATIONAL)
+}
+
+/// PPR bit set in the profile's profilePolicyRules (PPR1: disabling not allowed, PPR2: deletion
+/// not allowed).
+fn ppr_set(p: &Profile, bit: usize) -> bool {
+    metadata(p)
+        .and_then(|m| m.profile_policy_rules)
+        .is_some_and(|b| b.is_set(bit))
+}
+
+fn matches(p: &Profile, id: &ProfileIdentifier) -> bool {
+    match id {
+        ProfileIdentifier::IsdpAid(a) => p.isdp_aid == *a,
+        ProfileIdentifier::Iccid(i) => p.iccid == i.0,
+    }
+}
+
+/// ProfileInfo fields in rsp.asn order, the default tag list.
 const PROFILE_INFO_TAGS: [u32; 13] = [
     0x5A, 0x4F, 0x9F70, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0xB6, 0xB7, 0xB8, 0x99,
 ];
 
-/// `ProfileClass ::= INTEGER {test(0), provisioning(1), operational(2)}`; absent = operational.
-const CLASS_TEST: i64 = 0;
-const CLASS_OPERATIONAL: i64 = 2;
-
-/// A profile named by ISD-P AID ('4F') or ICCID ('5A').
-enum ProfileId {
-    Aid(Vec<u8>),
-    Iccid(Vec<u8>),
+/// The complete ProfileInfo of an installed profile.
+fn profile_info(p: &Profile) -> ProfileInfo {
+    let md = metadata(p);
+    // dpProprietaryData is kept as the received '[24]' ('B8') TLV.
+    let dp_proprietary_data = p
+        .dp_proprietary_data
+        .as_deref()
+        .and_then(|raw| Tlv::parse_expecting(raw, Tag(0xB8)).ok())
+        .and_then(|t| DpProprietaryData::get_fields(&t).ok());
+    let mut info = ProfileInfo {
+        iccid: Some(Iccid(p.iccid)),
+        isdp_aid: Some(p.isdp_aid.clone()),
+        profile_state: Some(match p.state {
+            ProfileState::Disabled => rsp::ProfileState::DISABLED,
+            ProfileState::Enabled => rsp::ProfileState::ENABLED,
+        }),
+        profile_nickname: p.nickname.clone(),
+        dp_proprietary_data,
+        ..ProfileInfo::default()
+    };
+    if let Some(md) = md {
+        info.service_provider_name = Some(md.service_provider_name);
+        info.profile_name = Some(md.profile_name);
+        info.icon_type = md.icon_type;
+        info.icon = md.icon;
+        // profileClass DEFAULT operational: DER leaves the default out.
+        info.profile_class = md.profile_class.filter(|c| *c != ProfileClass::OPERATIONAL);
+        info.notification_configuration_info = md.notification_configuration_info;
+        info.profile_owner = md.profile_owner;
+        info.profile_policy_rules = md.profile_policy_rules;
+    }
+    info
 }
 
-fn bad() -> StatusWord {
-    StatusWord::INCORRECT_DATA
+/// Keeps only the fields whose tags are in `wanted` (the request's tagList).
+fn select_fields(mut info: ProfileInfo, wanted: &[u32]) -> ProfileInfo {
+    let keep = |t: u32| wanted.contains(&t);
+    if !keep(0x5A) {
+        info.iccid = None;
+    }
+    if !keep(0x4F) {
+        info.isdp_aid = None;
+    }
+    if !keep(0x9F70) {
+        info.profile_state = None;
+    }
+    if !keep(0x90) {
+        info.profile_nickname = None;
+    }
+    if !keep(0x91) {
+        info.service_provider_name = None;
+    }
+    if !keep(0x92) {
+        info.profile_name = None;
+    }
+    if !keep(0x93) {
+        info.icon_type = None;
+    }
+    if !keep(0x94) {
+        info.icon = None;
+    }
+    if !keep(0x95) {
+        info.profile_class = None;
+    }
+    if !keep(0xB6) {
+        info.notification_configuration_info = None;
+    }
+    if !keep(0xB7) {
+        info.profile_owner = None;
+    }
+    if !keep(0xB8) {
+        info.dp_proprietary_data = None;
+    }
+    if !keep(0x99) {
+        info.profile_policy_rules = None;
+    }
+    info
 }
 
-fn profile_id(t: &Tlv<'_>) -> Result<ProfileId, StatusWord> {
-    match t.tag.0 {
-        0x4F if (1..=16).contains(&t.value.len()) => Ok(ProfileId::Aid(t.value.to_vec())),
-        0x5A if t.value.len() == 10 => Ok(ProfileId::Iccid(t.value.to_vec())),
-        _ => Err(bad()),
-    }
-}
-
-/// A metadata field (raw TLV) of a profile.
-fn metadata_field(p: &Profile, tag: u32) -> Option<Vec<u8>> {
-    let outer = Tlv::parse_single(&p.metadata).ok()?;
-    tlv::iter(outer.value)
-        .filter_map(Result::ok)
-        .find(|t| t.tag.0 == tag)
-        .map(|t| t.raw.to_vec())
-}
-
-fn profile_class(p: &Profile) -> i64 {
-    metadata_field(p, 0x95)
-        .and_then(|raw| {
-            Tlv::parse_single(&raw)
-                .ok()
-                .and_then(|t| tlv::der::decode_int(t.value).ok())
-        })
-        .unwrap_or(CLASS_OPERATIONAL)
-}
-
-/// PPR bit set in the profile's profilePolicyRules (1: disabling not allowed, 2: deletion not allowed).
-fn ppr(p: &Profile, bit: usize) -> bool {
-    metadata_field(p, 0x99)
-        .and_then(|raw| {
-            Tlv::parse_single(&raw)
-                .ok()
-                .and_then(|t| rsp::BitString::decode(t.value).ok())
-        })
-        .is_some_and(|b| b.is_set(bit))
-}
-
-impl Isdr<'_> {
-    fn find(&self, id: &ProfileId) -> Option<usize> {
-        self.state.profiles.iter().position(|p| match id {
-            ProfileId::Aid(a) => p.isdp_aid == *a,
-            ProfileId::Iccid(i) => p.iccid[..] == i[..],
-        })
-    }
-
-    /// `ProfileInfoListRequest` ('BF2D' { 'A0' { '4F' | '5A' | '95' }?, '5C' tagList? }) →
-    /// 'BF2D' { 'A0' { 'E3' ... } } or 'BF2D' { '81' error }.
-    pub(super) fn get_profiles_info(&mut self, request: &[u8]) -> ApduResult {
-        let outer = Tlv::parse_single(request).map_err(|_| bad())?;
-        let mut rd = Reader::new(outer.value);
-        let criteria = rd.optional(Tag(0xA0)).map_err(|_| bad())?;
-        let tag_list = rd.optional(Tag(0x5C)).map_err(|_| bad())?;
-        rd.finish_lenient().map_err(|_| bad())?;
-
-        let filter: Box<dyn Fn(&Profile) -> bool> = match criteria {
-            None => Box::new(|_| true),
-            Some(c) => {
-                let t = Tlv::parse_single(c.value).map_err(|_| bad())?;
-                match t.tag.0 {
-                    0x4F => {
-                        let aid = t.value.to_vec();
-                        Box::new(move |p: &Profile| p.isdp_aid == aid)
-                    }
-                    0x5A => {
-                        let iccid = t.value.to_vec();
-                        Box::new(move |p: &Profile| p.iccid[..] == iccid[..])
-                    }
-                    0x95 => {
-                        let class = tlv::der::decode_int(t.value).map_err(|_| bad())?;
-                        Box::new(move |p: &Profile| profile_class(p) == class)
-                    }
-                    _ => return Ok(profile_info_error(1)),
-                }
-            }
-        };
-        let wanted: Vec<u32> = match tag_list {
-            None => PROFILE_INFO_TAGS.to_vec(),
-            Some(list) => parse_tag_list(list.value).ok_or_else(bad)?,
-        };
-
-        let mut w = Writer::new();
-        w.nested(Tag(0xBF2D), |w| {
-            w.nested(Tag(0xA0), |w| {
-                for p in self.state.profiles.iter().filter(|p| filter(p)) {
-                    w.nested(Tag(0xE3), |w| {
-                        for &t in PROFILE_INFO_TAGS.iter().filter(|t| wanted.contains(t)) {
-                            put_profile_field(w, p, t);
-                        }
-                    });
-                }
-            });
-        });
-        Ok(w.into_vec())
-    }
-
-    /// `EnableProfileRequest` ('BF31' { 'A0' { '4F' | '5A' }, '81' refreshFlag }) →
-    /// enableResult: ok(0), iccidOrAidNotFound(1), profileNotInDisabledState(2),
-    /// disallowedByPolicy(3).
-    pub(super) fn enable_profile(&mut self, request: &[u8]) -> ApduResult {
-        let id = read_identified(request)?;
-        let Some(idx) = self.find(&id) else {
-            return Ok(int_response(0xBF31, 1));
-        };
-        if self.state.profiles[idx].state != ProfileState::Disabled {
-            return Ok(int_response(0xBF31, 2));
-        }
-        let current = self
-            .state
-            .profiles
-            .iter()
-            .position(|p| p.state == ProfileState::Enabled);
-        if let Some(cur) = current {
-            // PPR1: disabling the currently enabled profile is not allowed.
-            if ppr(&self.state.profiles[cur], 1) {
-                return Ok(int_response(0xBF31, 3));
-            }
-            self.state.profiles[cur].state = ProfileState::Disabled;
-            let (iccid, md) = (
-                self.state.profiles[cur].iccid,
-                self.state.profiles[cur].metadata.clone(),
-            );
-            self.notify_profile_event(NotificationKind::Disable, iccid, &md);
-        }
-        self.state.profiles[idx].state = ProfileState::Enabled;
-        let (iccid, md) = (
-            self.state.profiles[idx].iccid,
-            self.state.profiles[idx].metadata.clone(),
-        );
-        self.notify_profile_event(NotificationKind::Enable, iccid, &md);
-        Ok(int_response(0xBF31, 0))
-    }
-
-    /// `DisableProfileRequest` ('BF32') → disableResult: ok(0), iccidOrAidNotFound(1),
-    /// profileNotInEnabledState(2), disallowedByPolicy(3).
-    pub(super) fn disable_profile(&mut self, request: &[u8]) -> ApduResult {
-        let id = read_identified(request)?;
-        let Some(idx) = self.find(&id) else {
-            return Ok(int_response(0xBF32, 1));
-        };
-        if self.state.profiles[idx].state != ProfileState::Enabled {
-            return Ok(int_response(0xBF32, 2));
-        }
-        if ppr(&self.state.profiles[idx], 1) {
-            return Ok(int_response(0xBF32, 3));
-        }
-        self.state.profiles[idx].state = ProfileState::Disabled;
-        let (iccid, md) = (
-            self.state.profiles[idx].iccid,
-            self.state.profiles[idx].metadata.clone(),
-        );
-        self.notify_profile_event(NotificationKind::Disable, iccid, &md);
-        Ok(int_response(0xBF32, 0))
-    }
-
-    /// `DeleteProfileRequest ::= [51] CHOICE { isdpAid, iccid }` ('BF33' { '4F' | '5A' }) →
-    /// deleteResult: ok(0), iccidOrAidNotFound(1), profileNotInDisabledState(2),
-    /// disallowedByPolicy(3).
-    pub(super) fn delete_profile(&mut self, request: &[u8]) -> ApduResult {
-        let outer = Tlv::parse_single(request).map_err(|_| bad())?;
-        let mut rd = Reader::new(outer.value);
-        let first = rd.next().map_err(|_| bad())?.ok_or_else(bad)?;
-        rd.finish_lenient().map_err(|_| bad())?;
-        let id = profile_id(&first)?;
-        let Some(idx) = self.find(&id) else {
-            return Ok(int_response(0xBF33, 1));
-        };
-        if self.state.profiles[idx].state != ProfileState::Disabled {
-            return Ok(int_response(0xBF33, 2));
-        }
-        if ppr(&self.state.profiles[idx], 2) {
-            return Ok(int_response(0xBF33, 3));
-        }
-        let removed = self.state.profiles.remove(idx);
-        self.notify_profile_event(NotificationKind::Delete, removed.iccid, &removed.metadata);
-        Ok(int_response(0xBF33, 0))
-    }
-
-    /// `SetNicknameRequest` ('BF29' { '5A' iccid, '90' nickname }) → setNicknameResult: ok(0),
-    /// iccidNotFound(1), undefinedError(127).
-    pub(super) fn set_nickname(&mut self, request: &[u8]) -> ApduResult {
-        let outer = Tlv::parse_single(request).map_err(|_| bad())?;
-        let mut rd = Reader::new(outer.value);
-        let iccid = rd.expect(Tag(0x5A)).map_err(|_| bad())?;
-        let nick = rd.expect(Tag(0x90)).map_err(|_| bad())?;
-        rd.finish_lenient().map_err(|_| bad())?;
-        let Ok(nick) = String::from_utf8(nick.value.to_vec()) else {
-            return Err(bad());
-        };
-        let Some(idx) = self.find(&ProfileId::Iccid(iccid.value.to_vec())) else {
-            return Ok(int_response(0xBF29, 1));
-        };
-        // profileNickname UTF8String (SIZE(0..64)).
-        if nick.chars().count() > 64 {
-            return Ok(int_response(0xBF29, 127));
-        }
-        self.state.profiles[idx].nickname = if nick.is_empty() { None } else { Some(nick) };
-        Ok(int_response(0xBF29, 0))
-    }
-
-    /// `EuiccMemoryResetRequest` ('BF34' { '82' resetOptions }) → resetResult: ok(0),
-    /// nothingToDelete(1). Bits: deleteOperationalProfiles(0), deleteFieldLoadedTestProfiles(1),
-    /// resetDefaultSmdpAddress(2). No notifications are generated.
-    pub(super) fn memory_reset(&mut self, request: &[u8]) -> ApduResult {
-        let outer = Tlv::parse_single(request).map_err(|_| bad())?;
-        let mut rd = Reader::new(outer.value);
-        let opts = rd.expect(Tag(0x82)).map_err(|_| bad())?;
-        rd.finish_lenient().map_err(|_| bad())?;
-        let opts = rsp::BitString::decode(opts.value).map_err(|_| bad())?;
-        let before = self.state.profiles.len();
-        let del_operational = opts.is_set(0);
-        let del_test = opts.is_set(1);
-        self.state.profiles.retain(|p| {
-            let class = profile_class(p);
-            !((del_operational && class == CLASS_OPERATIONAL) || (del_test && class == CLASS_TEST))
-        });
-        let mut changed = self.state.profiles.len() != before;
-        if opts.is_set(2) && self.state.default_dp_address.is_some() {
-            self.state.default_dp_address = None;
-            changed = true;
-        }
-        Ok(int_response(0xBF34, if changed { 0 } else { 1 }))
-    }
-}
-
-fn profile_info_error(code: i64) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.nested(Tag(0xBF2D), |w| {
-        w.put(Tag(0x81), &tlv::der::encode_int(code));
-    });
-    w.into_vec()
-}
-
-/// Parses a tagList ('5C'): concatenated tags.
+/// Parses a tagList ('5C'): concatenated BER tags.
 fn parse_tag_list(mut bytes: &[u8]) -> Option<Vec<u32>> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
@@ -273,47 +141,157 @@ fn parse_tag_list(mut bytes: &[u8]) -> Option<Vec<u32>> {
     Some(out)
 }
 
-/// Enable/Disable request: `profileIdentifier [0] CHOICE`, `refreshFlag [1] BOOLEAN`.
-fn read_identified(request: &[u8]) -> Result<ProfileId, StatusWord> {
-    let outer = Tlv::parse_single(request).map_err(|_| bad())?;
-    let mut rd = Reader::new(outer.value);
-    let choice = rd.expect(Tag(0xA0)).map_err(|_| bad())?;
-    let refresh = rd.expect(Tag(0x81)).map_err(|_| bad())?;
-    rd.finish_lenient().map_err(|_| bad())?;
-    tlv::der::decode_bool(refresh.value).map_err(|_| bad())?;
-    let id = Tlv::parse_single(choice.value).map_err(|_| bad())?;
-    profile_id(&id)
-}
+impl Isdr<'_> {
+    fn find(&self, id: &ProfileIdentifier) -> Option<usize> {
+        self.state.profiles.iter().position(|p| matches(p, id))
+    }
 
-fn put_profile_field(w: &mut Writer, p: &Profile, tag: u32) {
-    match tag {
-        0x5A => {
-            w.put(Tag(0x5A), &p.iccid);
+    /// Marks `idx` disabled and notifies (SGP.22 §3.2.2 / §2.6).
+    fn disable_at(&mut self, idx: usize) {
+        if let Some(p) = self.state.profiles.get_mut(idx) {
+            p.state = ProfileState::Disabled;
+            let (iccid, md) = (p.iccid, p.metadata.clone());
+            self.notify_profile_event(NotificationKind::Disable, iccid, &md);
         }
-        0x4F => {
-            w.put(Tag(0x4F), &p.isdp_aid);
-        }
-        0x9F70 => {
-            let v = match p.state {
-                ProfileState::Disabled => 0,
-                ProfileState::Enabled => 1,
-            };
-            w.put(Tag(0x9F70), &tlv::der::encode_int(v));
-        }
-        0x90 => {
-            w.put_opt(Tag(0x90), p.nickname.as_deref().map(str::as_bytes));
-        }
-        0xB8 => {
-            if let Some(d) = &p.dp_proprietary_data {
-                w.raw(d);
+    }
+
+    /// GetProfilesInfo (§5.7.15). A well-formed request whose searchCriteria or values are
+    /// outside their constraints answers `incorrectInputValues`; a malformed TLV answers `6A80`.
+    pub(super) fn get_profiles_info(&mut self, request: &[u8]) -> ApduResult {
+        let req = match ProfileInfoListRequest::decode(request) {
+            Ok(r) => r,
+            Err(rsp::Error::UnknownChoice { .. } | rsp::Error::InvalidField { .. }) => {
+                return Ok(ProfileInfoListResponse::Error(
+                    ProfileInfoListError::INCORRECT_INPUT_VALUES,
+                )
+                .encode())
             }
+            Err(_) => return Err(StatusWord::INCORRECT_DATA),
+        };
+        let wanted = match &req.tag_list {
+            None => PROFILE_INFO_TAGS.to_vec(),
+            Some(list) => parse_tag_list(list).ok_or(StatusWord::INCORRECT_DATA)?,
+        };
+        let list = self
+            .state
+            .profiles
+            .iter()
+            .filter(|p| match &req.search_criteria {
+                None => true,
+                Some(SearchCriteria::IsdpAid(a)) => p.isdp_aid == *a,
+                Some(SearchCriteria::Iccid(i)) => p.iccid == i.0,
+                Some(SearchCriteria::ProfileClass(c)) => profile_class(p) == *c,
+            })
+            .map(|p| select_fields(profile_info(p), &wanted))
+            .collect();
+        Ok(ProfileInfoListResponse::Ok(list).encode())
+    }
+
+    /// EnableProfile (§5.7.16): the currently enabled profile (if any) is disabled first.
+    pub(super) fn enable_profile(&mut self, request: &[u8]) -> ApduResult {
+        let req: EnableProfileRequest = decode(request)?;
+        let result = |r| Ok(EnableProfileResponse { result: r }.encode());
+        let Some(idx) = self.find(&req.profile_identifier) else {
+            return result(EnableResult::ICCID_OR_AID_NOT_FOUND);
+        };
+        if self.state.profiles[idx].state != ProfileState::Disabled {
+            return result(EnableResult::PROFILE_NOT_IN_DISABLED_STATE);
         }
-        // profileClass DEFAULT operational: DER leaves the default out.
-        0x95 if profile_class(p) == CLASS_OPERATIONAL => {}
-        t => {
-            if let Some(raw) = metadata_field(p, t) {
-                w.raw(&raw);
+        let current = self
+            .state
+            .profiles
+            .iter()
+            .position(|p| p.state == ProfileState::Enabled);
+        if let Some(cur) = current {
+            // PPR1: disabling the currently enabled profile is not allowed.
+            if ppr_set(&self.state.profiles[cur], ppr::PPR1) {
+                return result(EnableResult::DISALLOWED_BY_POLICY);
             }
+            self.disable_at(cur);
         }
+        let p = &mut self.state.profiles[idx];
+        p.state = ProfileState::Enabled;
+        let (iccid, md) = (p.iccid, p.metadata.clone());
+        self.notify_profile_event(NotificationKind::Enable, iccid, &md);
+        result(EnableResult::OK)
+    }
+
+    /// DisableProfile (§5.7.17).
+    pub(super) fn disable_profile(&mut self, request: &[u8]) -> ApduResult {
+        let req: DisableProfileRequest = decode(request)?;
+        let result = |r| Ok(DisableProfileResponse { result: r }.encode());
+        let Some(idx) = self.find(&req.profile_identifier) else {
+            return result(DisableResult::ICCID_OR_AID_NOT_FOUND);
+        };
+        if self.state.profiles[idx].state != ProfileState::Enabled {
+            return result(DisableResult::PROFILE_NOT_IN_ENABLED_STATE);
+        }
+        if ppr_set(&self.state.profiles[idx], ppr::PPR1) {
+            return result(DisableResult::DISALLOWED_BY_POLICY);
+        }
+        self.disable_at(idx);
+        result(DisableResult::OK)
+    }
+
+    /// DeleteProfile (§5.7.18): only a disabled profile without PPR2 can be deleted.
+    pub(super) fn delete_profile(&mut self, request: &[u8]) -> ApduResult {
+        let DeleteProfileRequest(id) = decode(request)?;
+        let result = |r| Ok(DeleteProfileResponse { result: r }.encode());
+        let Some(idx) = self.find(&id) else {
+            return result(DeleteResult::ICCID_OR_AID_NOT_FOUND);
+        };
+        if self.state.profiles[idx].state != ProfileState::Disabled {
+            return result(DeleteResult::PROFILE_NOT_IN_DISABLED_STATE);
+        }
+        if ppr_set(&self.state.profiles[idx], ppr::PPR2) {
+            return result(DeleteResult::DISALLOWED_BY_POLICY);
+        }
+        let removed = self.state.profiles.remove(idx);
+        self.notify_profile_event(NotificationKind::Delete, removed.iccid, &removed.metadata);
+        result(DeleteResult::OK)
+    }
+
+    /// SetNickname (§5.7.21). An empty nickname removes it.
+    pub(super) fn set_nickname(&mut self, request: &[u8]) -> ApduResult {
+        let req: SetNicknameRequest = decode(request)?;
+        let result = |r| Ok(SetNicknameResponse { result: r }.encode());
+        let Some(idx) = self.find(&ProfileIdentifier::Iccid(req.iccid)) else {
+            return result(SetNicknameResult::ICCID_NOT_FOUND);
+        };
+        // profileNickname UTF8String (SIZE(0..64)).
+        if req.profile_nickname.chars().count() > 64 {
+            return result(SetNicknameResult::UNDEFINED_ERROR);
+        }
+        let nick = req.profile_nickname;
+        self.state.profiles[idx].nickname = if nick.is_empty() { None } else { Some(nick) };
+        result(SetNicknameResult::OK)
+    }
+
+    /// eUICCMemoryReset (§5.7.19): resetResult ok(0) when something was deleted or reset,
+    /// nothingToDelete(1) otherwise. No notifications are generated.
+    pub(super) fn memory_reset(&mut self, request: &[u8]) -> ApduResult {
+        let req: EuiccMemoryResetRequest = decode(request)?;
+        let opts = &req.reset_options;
+        let before = self.state.profiles.len();
+        let del_operational = opts.is_set(reset_options::DELETE_OPERATIONAL_PROFILES);
+        let del_test = opts.is_set(reset_options::DELETE_FIELD_LOADED_TEST_PROFILES);
+        self.state.profiles.retain(|p| {
+            let class = profile_class(p);
+            !((del_operational && class == ProfileClass::OPERATIONAL)
+                || (del_test && class == ProfileClass::TEST))
+        });
+        let mut changed = self.state.profiles.len() != before;
+        if opts.is_set(reset_options::RESET_DEFAULT_SMDP_ADDRESS)
+            && self.state.default_dp_address.is_some()
+        {
+            self.state.default_dp_address = None;
+            changed = true;
+        }
+        let result = if changed {
+            ResetResult::OK
+        } else {
+            ResetResult::NOTHING_TO_DELETE
+        };
+        Ok(EuiccMemoryResetResponse { result }.encode())
     }
 }

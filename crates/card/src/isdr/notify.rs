@@ -5,13 +5,13 @@
 use rsp::es10b::{
     DeleteNotificationStatus, ListNotificationRequest, ListNotificationResponse,
     NotificationSentRequest, NotificationSentResponse, NotificationsListResultError,
-    RetrieveNotificationsListRequest, RetrieveSearchCriteria,
+    RetrieveNotificationsListRequest, RetrieveNotificationsListResponse, RetrieveSearchCriteria,
 };
 use rsp::notification::{
     NotificationEvent, NotificationEvents, NotificationMetadata, OtherSignedNotification,
+    PendingNotification,
 };
 use rsp::{Asn1, Iccid, Signed};
-use tlv::{Tag, Writer};
 
 use super::{decode, Isdr};
 use crate::state::{NotificationKind, StoredNotification};
@@ -60,22 +60,24 @@ impl Isdr<'_> {
                 Some(RetrieveSearchCriteria::ProfileManagementOperation(e)) => matches(e, n),
             })
             .collect();
-        let mut w = Writer::new();
-        w.nested(Tag(0xBF2B), |w| {
-            if selected.is_empty() && req.search_criteria.is_some() {
-                w.put(
-                    Tag(0x81),
-                    &tlv::der::encode_int(NotificationsListResultError::NO_RESULT_AVAILABLE.0),
-                );
-            } else {
-                w.nested(Tag(0xA0), |w| {
-                    for n in &selected {
-                        w.raw(&n.pending);
-                    }
-                });
-            }
-        });
-        Ok(w.into_vec())
+        if selected.is_empty() && req.search_criteria.is_some() {
+            return Ok(RetrieveNotificationsListResponse::Error(
+                NotificationsListResultError::NO_RESULT_AVAILABLE,
+            )
+            .encode());
+        }
+        // Stored as encoded by the card; decoding keeps the signed parts byte for byte.
+        let list: Result<Vec<PendingNotification>, _> = selected
+            .iter()
+            .map(|n| PendingNotification::decode(&n.pending))
+            .collect();
+        let response = match list {
+            Ok(l) => RetrieveNotificationsListResponse::List(l),
+            Err(_) => RetrieveNotificationsListResponse::Error(
+                NotificationsListResultError::UNDEFINED_ERROR,
+            ),
+        };
+        Ok(response.encode())
     }
 
     pub(super) fn remove_notification(&mut self, request: &[u8]) -> ApduResult {
