@@ -1,0 +1,435 @@
+//! `simkit smdp import` / `simkit smdp status`: the SM-DP+ Profile inventory.
+//!
+//! Import personalizes copies of one unprotected Profile Package (SAIP, TCA eUICC Profile Package
+//! Interoperable Format): ICCID (header and EF.ICCID) and IMSI incremented from the given start
+//! values, fresh random K and OPc per Profile, then seals each package at rest
+//! (`smdp::session::package_aad(iccid)`) and inserts them as `Available`.
+//!
+//! The ICCID's last digit is the Luhn check digit of ITU-T E.118 (computed over the preceding
+//! digits, the issuer identification number included). Batches are inserted one transaction
+//! each; a duplicate ICCID refuses its whole batch and stops the import.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use saip::{Personalization, ProfilePackage};
+use smdp::order::NewProfile;
+use smdp::session::package_aad;
+use smdp::{Iccid, KeyStore, SmdpStore};
+use zeroize::Zeroizing;
+
+use crate::config::{CliOverrides, Config};
+use crate::serve::{now_millis, open_database, open_keystore};
+
+/// Profiles inserted per transaction.
+const BATCH: usize = 500;
+
+/// Where the inventory lives (the same layering as `simkit serve`).
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// TOML configuration file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory (SQLite database, master key).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (`sqlite://...` or `postgres://...`).
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn config(&self) -> Result<Config> {
+        let cli = CliOverrides {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database.clone(),
+            ..Default::default()
+        };
+        Config::load(self.config.as_deref(), Config::process_env, &cli)?.resolve()
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ProfileClassArg {
+    Operational,
+    Test,
+    Provisioning,
+}
+
+impl ProfileClassArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            ProfileClassArg::Operational => "operational",
+            ProfileClassArg::Test => "test",
+            ProfileClassArg::Provisioning => "provisioning",
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// Unprotected Profile Package (DER sequence of SAIP profile elements).
+    #[arg(long)]
+    pub package: PathBuf,
+    /// Number of Profiles to create.
+    #[arg(long, default_value_t = 1)]
+    pub count: u32,
+    /// First ICCID, 19 or 20 digits ending in a valid Luhn check digit.
+    #[arg(long)]
+    pub iccid_start: String,
+    /// First IMSI (6 to 15 digits).
+    #[arg(long)]
+    pub imsi_start: String,
+    /// Profile Type for ES2+.DownloadOrder; default the package header's profileType.
+    #[arg(long)]
+    pub profile_type: Option<String>,
+    /// Operator (functionRequesterIdentifier) allowed to order these Profiles; default any.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// serviceProviderName of the Profile metadata (SGP.22 §5.5.3).
+    #[arg(long, default_value = "simkit")]
+    pub service_provider_name: String,
+    /// profileName of the Profile metadata; default the Profile Type.
+    #[arg(long)]
+    pub profile_name: Option<String>,
+    #[arg(long, value_enum, default_value = "operational")]
+    pub profile_class: ProfileClassArg,
+    /// Write `iccid,imsi,k,opc` (hex) for the HSS/AuC to this new file (mode 0600).
+    #[arg(long)]
+    pub keys_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SmdpCommand {
+    /// Personalize and add Profiles to the inventory.
+    Import(ImportArgs),
+    /// Profile counts per type and state.
+    Status(StoreArgs),
+}
+
+pub fn run(cmd: SmdpCommand, json: bool) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cmd {
+            SmdpCommand::Import(args) => {
+                let summary = import(&args).await?;
+                if json {
+                    println!("{}", serde_json::to_string(&summary)?);
+                } else {
+                    println!(
+                        "Imported {} Profiles of type {:?}: ICCID {} .. {}, IMSI {} .. {}",
+                        summary.count,
+                        summary.profile_type,
+                        summary.first_iccid,
+                        summary.last_iccid,
+                        summary.first_imsi,
+                        summary.last_imsi
+                    );
+                }
+                Ok(())
+            }
+            SmdpCommand::Status(args) => status(&args, json).await,
+        }
+    })
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportSummary {
+    pub count: u32,
+    pub profile_type: String,
+    pub first_iccid: String,
+    pub last_iccid: String,
+    pub first_imsi: String,
+    pub last_imsi: String,
+}
+
+/// ITU-T E.118 / ISO/IEC 7812-1 Luhn check digit of `body` (decimal digits).
+pub fn luhn_check_digit(body: &str) -> Option<u8> {
+    let mut sum = 0u32;
+    for (i, c) in body.bytes().rev().enumerate() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        let mut d = u32::from(c - b'0');
+        // Double every second digit from the right, starting with the rightmost body digit.
+        if i % 2 == 0 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    Some(((10 - sum % 10) % 10) as u8)
+}
+
+/// `value + n` in decimal with the same number of digits, or `None` on overflow.
+fn add_fixed_width(value: &str, n: u64) -> Option<String> {
+    let v: u128 = value.parse().ok()?;
+    let s = format!(
+        "{:0width$}",
+        v.checked_add(u128::from(n))?,
+        width = value.len()
+    );
+    (s.len() == value.len()).then_some(s)
+}
+
+/// `count` consecutive ICCIDs from `start` (which must carry a valid check digit).
+pub fn iccid_sequence(start: &str, count: u32) -> Result<Vec<String>> {
+    if !(19..=20).contains(&start.len()) || !start.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("--iccid-start must be 19 or 20 decimal digits");
+    }
+    let (body, check) = start.split_at(start.len() - 1);
+    let expected = luhn_check_digit(body).unwrap_or(0);
+    if check != expected.to_string() {
+        bail!("--iccid-start {start}: Luhn check digit should be {expected}");
+    }
+    (0..u64::from(count))
+        .map(|i| {
+            let b = add_fixed_width(body, i)
+                .with_context(|| format!("ICCID range overflows after {i} Profiles"))?;
+            let c = luhn_check_digit(&b).unwrap_or(0);
+            Ok(format!("{b}{c}"))
+        })
+        .collect()
+}
+
+/// `count` consecutive IMSIs from `start`; MCC and the first two MNC digits never change.
+pub fn imsi_sequence(start: &str, count: u32) -> Result<Vec<String>> {
+    if !(6..=15).contains(&start.len()) || !start.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("--imsi-start must be 6 to 15 decimal digits");
+    }
+    let out = (0..u64::from(count))
+        .map(|i| add_fixed_width(start, i).context("IMSI range overflows"))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(last) = out.last() {
+        if last.get(..5) != start.get(..5) {
+            bail!("IMSI range {start} + {count} would change the MCC/MNC");
+        }
+    }
+    Ok(out)
+}
+
+fn random_key(len: usize) -> Zeroizing<Vec<u8>> {
+    use rand_core::Rng;
+    let mut k = Zeroizing::new(vec![0u8; len]);
+    crate::os_rng().fill_bytes(&mut k);
+    k
+}
+
+fn create_private_file(path: &Path) -> Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)
+        .with_context(|| format!("creating {} (it must not exist)", path.display()))
+}
+
+/// Runs an import against the store configured by `args.store`.
+pub async fn import(args: &ImportArgs) -> Result<ImportSummary> {
+    import_with_config(&args.store.config()?, args).await
+}
+
+/// Runs an import against the database and master key of `cfg` (`args.store` is ignored).
+pub async fn import_with_config(cfg: &Config, args: &ImportArgs) -> Result<ImportSummary> {
+    let der = std::fs::read(&args.package)
+        .with_context(|| format!("reading {}", args.package.display()))?;
+    let template = ProfilePackage::parse(&der)
+        .with_context(|| format!("parsing {}", args.package.display()))?;
+    let profile_type = match (&args.profile_type, template.profile_type()) {
+        (Some(t), _) => t.clone(),
+        (None, Some(t)) if !t.is_empty() => t.to_string(),
+        _ => bail!("the package header has no profileType: give --profile-type"),
+    };
+    if args.count == 0 {
+        bail!("--count must be at least 1");
+    }
+    let iccids = iccid_sequence(&args.iccid_start, args.count)?;
+    let imsis = imsi_sequence(&args.imsi_start, args.count)?;
+
+    // Key sizes follow the package's algorithm: TUAK uses a 256-bit TOPc (TS 35.231),
+    // Milenage a 128-bit OPc (TS 35.206); K is 128 bits for both.
+    let algo = template.aka().and_then(|a| a.algo()).map(|a| a.algorithm);
+    let opc_len = match algo {
+        Some(saip::AlgorithmId::Tuak) => 32,
+        _ => 16,
+    };
+
+    let db = open_database(cfg).await?;
+    let keystore = open_keystore(cfg)?;
+    let metadata = serde_json::json!({
+        "serviceProviderName": args.service_provider_name,
+        "profileName": args.profile_name.clone().unwrap_or_else(|| profile_type.clone()),
+        "profileClass": args.profile_class.as_str(),
+    });
+    let mut keys_out = args
+        .keys_out
+        .as_deref()
+        .map(create_private_file)
+        .transpose()?;
+    let mut rng = crate::os_rng();
+    let mut batch = Vec::with_capacity(BATCH.min(iccids.len()));
+    let mut done = 0usize;
+    for (iccid, imsi) in iccids.iter().zip(&imsis) {
+        let k = random_key(16);
+        let opc = random_key(opc_len);
+        let mut pkg = template.clone();
+        pkg.personalize(&Personalization {
+            iccid: Some(iccid.clone()),
+            imsi: Some(imsi.clone()),
+            k: algo.map(|_| k.clone()),
+            opc: algo.map(|_| opc.clone()),
+        })
+        .with_context(|| format!("personalizing ICCID {iccid}"))?;
+        let upp = Zeroizing::new(pkg.encode());
+        let id = Iccid::parse(iccid).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let sealed = keystore
+            .seal(&package_aad(&id), &upp, &mut rng)
+            .map_err(|e| anyhow::anyhow!("sealing: {e}"))?;
+        if let (Some(f), Some(_)) = (keys_out.as_mut(), algo) {
+            let line = Zeroizing::new(format!(
+                "{iccid},{imsi},{},{}\n",
+                hex::encode_upper(&k[..]),
+                hex::encode_upper(&opc[..])
+            ));
+            f.write_all(line.as_bytes()).context("writing --keys-out")?;
+        }
+        batch.push(NewProfile {
+            iccid: id,
+            imsi: Some(imsi.clone()),
+            profile_type: profile_type.clone(),
+            owner: args.owner.clone(),
+            package: sealed,
+            metadata: metadata.clone(),
+        });
+        if batch.len() == BATCH {
+            done += flush(&db, &mut batch, done).await?;
+        }
+    }
+    flush(&db, &mut batch, done).await?;
+    if let Some(mut f) = keys_out {
+        f.flush()?;
+        f.sync_all()?;
+    }
+    db.close().await;
+    Ok(ImportSummary {
+        count: args.count,
+        profile_type,
+        first_iccid: iccids.first().cloned().unwrap_or_default(),
+        last_iccid: iccids.last().cloned().unwrap_or_default(),
+        first_imsi: imsis.first().cloned().unwrap_or_default(),
+        last_imsi: imsis.last().cloned().unwrap_or_default(),
+    })
+}
+
+async fn flush(db: &store::Database, batch: &mut Vec<NewProfile>, done: usize) -> Result<usize> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let n = batch.len();
+    let first = batch
+        .first()
+        .map(|p| p.iccid.to_string())
+        .unwrap_or_default();
+    db.insert_profiles(std::mem::take(batch), now_millis())
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "inserting Profiles from ICCID {first}: {e} ({done} Profiles imported before)"
+            )
+        })?;
+    Ok(n)
+}
+
+async fn status(args: &StoreArgs, json: bool) -> Result<()> {
+    let cfg = args.config()?;
+    let db = open_database(&cfg).await?;
+    let counts = db
+        .profile_counts()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    db.close().await;
+    if json {
+        let v: Vec<_> = counts
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "profileType": c.profile_type,
+                    "state": c.state.as_str(),
+                    "count": c.count,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(());
+    }
+    if counts.is_empty() {
+        println!("No Profiles in the inventory.");
+        return Ok(());
+    }
+    let w = counts
+        .iter()
+        .map(|c| c.profile_type.len())
+        .max()
+        .unwrap_or(0)
+        .max("PROFILE TYPE".len());
+    println!("{:<w$}  {:<12}  {:>8}", "PROFILE TYPE", "STATE", "COUNT");
+    for c in &counts {
+        println!(
+            "{:<w$}  {:<12}  {:>8}",
+            c.profile_type,
+            c.state.as_str(),
+            c.count
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_known_answers() {
+        // ICCIDs of the GSMA TS.48 test profiles (shared/reference/ts48-profiles, ProfileHeader)
+        // and the ISO/IEC 7812-1 Annex B example number 7992739871 -> 3.
+        assert_eq!(luhn_check_digit("894944999999999002"), Some(3));
+        assert_eq!(luhn_check_digit("894944999999999012"), Some(2));
+        assert_eq!(luhn_check_digit("894944999999999016"), Some(3));
+        assert_eq!(luhn_check_digit("7992739871"), Some(3));
+        assert_eq!(luhn_check_digit("12a"), None);
+    }
+
+    #[test]
+    fn sequences() {
+        let s = iccid_sequence("8949449999999990023", 3).unwrap();
+        assert_eq!(
+            s,
+            [
+                "8949449999999990023",
+                "8949449999999990031",
+                "8949449999999990049"
+            ]
+        );
+        // 20-digit form, and carry into the next decade.
+        let s = iccid_sequence("89000123456789012341", 2).unwrap();
+        assert_eq!(s[1], "89000123456789012358");
+        assert!(iccid_sequence("8949449999999990024", 1).is_err());
+        assert!(iccid_sequence("894944999999999002", 1).is_err());
+        assert!(iccid_sequence("9999999999999999998", 2).is_err());
+        let s = imsi_sequence("001010123456063", 2).unwrap();
+        assert_eq!(s, ["001010123456063", "001010123456064"]);
+        assert!(imsi_sequence("001019999999999", 2).is_err());
+        assert!(imsi_sequence("00101", 1).is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! `simkit`: one binary for the whole system. Protocol logic lives in the library crates; this
+//! crate is the edge: CLI, files, sockets, databases and the clock.
+
+mod card_cmd;
+mod card_file;
+mod pki_cmd;
+mod tls;
+
+// SM-DP+ server composition (`simkit serve`, `simkit smdp`).
+mod config;
+mod inventory;
+mod metrics;
+mod outbox;
+mod serve;
+mod server_pki;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "simkit", version, about = "Remote management of SIMs, eSIMs and secure elements")]
+struct Cli {
+    /// Machine-readable JSON output instead of human-readable text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// RSP test PKI (SGP.22 §4.5): mint CI, EUM, eUICC, DPauth, DPpb and DPtls certificates.
+    #[command(subcommand)]
+    Pki(pki_cmd::PkiCommand),
+    /// Virtual eUICC in a card file: create, show, send APDUs.
+    #[command(subcommand)]
+    Card(card_cmd::CardCommand),
+    /// SM-DP+ server (ES2+, ES9+, /metrics, /healthz).
+    Serve(serve::ServeArgs),
+    /// SM-DP+ Profile inventory: import, status.
+    #[command(subcommand)]
+    Smdp(inventory::SmdpCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SIMKIT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Pki(cmd) => pki_cmd::run(cmd, cli.json),
+        Command::Card(cmd) => card_cmd::run(cmd, cli.json),
+        Command::Serve(args) => serve::cli(args),
+        Command::Smdp(cmd) => inventory::run(cmd, cli.json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, the clock every sans-I/O crate receives from here.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The operating system's CSPRNG, handed to the sans-I/O crates.
+pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}

@@ -1,0 +1,165 @@
+//! The SM-DP+ certificates and keys (SGP.22 §4.5.2): CERT.DPauth.ECDSA, CERT.DPpb.ECDSA,
+//! CERT.DP.TLS and the trusted CI certificates, read from a directory with the SGP.26 file names.
+//! On first start (no DPauth certificate in the directory) a test PKI is minted there for the
+//! configured host and reused afterwards.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use pki::mint::{CertifiedKey, TestPki, TestPkiConfig};
+use pki::{Certificate, Curve};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+use crate::pki_cmd::{load_certificate, load_key};
+
+/// Everything the server needs from the PKI.
+pub struct ServerPki {
+    /// One DPauth/DPpb pair per curve found in the directory (NIST first).
+    pub credentials: Vec<smdp::es9p::DpCredentials>,
+    pub trusted_cis: Vec<Certificate>,
+    /// TLS certificate chain, leaf first (DER).
+    pub tls_chain: Vec<Vec<u8>>,
+    /// TLS private key, PKCS#8 DER.
+    pub tls_key_pkcs8: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ServerPki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerPki")
+            .field("credentials", &self.credentials.len())
+            .field("trusted_cis", &self.trusted_cis.len())
+            .field("tls_chain", &self.tls_chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn file(dir: &Path, kind: &str, name: &str, tag: &str, ext: &str) -> PathBuf {
+    dir.join(format!("{kind}_{name}_{tag}.{ext}"))
+}
+
+fn certified(dir: &Path, name: &str, tag: &str) -> Result<CertifiedKey> {
+    Ok(CertifiedKey {
+        cert: load_certificate(&file(dir, "CERT", name, tag, "der"))?,
+        key: load_key(&file(dir, "SK", name, tag, "pem"))?,
+    })
+}
+
+/// Mints a test PKI into `dir` (NIST P-256; under the configured issuer CI if any).
+pub fn mint_into(cfg: &Config, dir: &Path) -> Result<()> {
+    let host = cfg.pki.host.clone().unwrap_or_else(|| "localhost".into());
+    let mut tcfg = TestPkiConfig::new(Curve::NistP256, crate::unix_now().saturating_sub(3600));
+    tcfg.dp_tls_host = host.clone();
+    let mut rng = crate::os_rng();
+    let pki = match (&cfg.pki.issuer_cert, &cfg.pki.issuer_key) {
+        (Some(cert), Some(key)) => {
+            let ci = CertifiedKey {
+                cert: load_certificate(cert)?,
+                key: load_key(key)?,
+            };
+            TestPki::generate_under_ci(ci, &tcfg, &mut rng)?
+        }
+        _ => TestPki::generate(&tcfg, &mut rng)?,
+    };
+    pki.write_to_dir(dir)
+        .with_context(|| format!("writing {}", dir.display()))?;
+    tracing::info!(dir = %dir.display(), %host, "minted an RSP test PKI for the SM-DP+");
+    Ok(())
+}
+
+/// Loads the PKI of `cfg`, minting a test PKI first if the directory has none.
+pub fn load_or_mint(cfg: &Config) -> Result<ServerPki> {
+    let dir = cfg.pki_dir();
+    let nist = Curve::NistP256.sgp26_tag();
+    if !file(&dir, "CERT", "S_SM_DPauth_ECDSA", nist, "der").exists()
+        && !file(
+            &dir,
+            "CERT",
+            "S_SM_DPauth_ECDSA",
+            Curve::BrainpoolP256r1.sgp26_tag(),
+            "der",
+        )
+        .exists()
+    {
+        mint_into(cfg, &dir)?;
+    }
+
+    let mut credentials = Vec::new();
+    let mut trusted_cis = Vec::new();
+    for curve in [Curve::NistP256, Curve::BrainpoolP256r1] {
+        let tag = curve.sgp26_tag();
+        if file(&dir, "CERT", "S_SM_DPauth_ECDSA", tag, "der").exists() {
+            credentials.push(smdp::es9p::DpCredentials {
+                dp_auth: certified(&dir, "S_SM_DPauth_ECDSA", tag)?,
+                dp_pb: certified(&dir, "S_SM_DPpb_ECDSA", tag)?,
+            });
+        }
+        let ci = file(&dir, "CERT", "CI_ECDSA", tag, "der");
+        if ci.exists() {
+            trusted_cis.push(load_certificate(&ci)?);
+        }
+    }
+    for path in &cfg.pki.extra_ci_certs {
+        trusted_cis.push(load_certificate(path)?);
+    }
+    if credentials.is_empty() {
+        bail!("{}: no SM-DP+ DPauth/DPpb credentials", dir.display());
+    }
+
+    let (tls_chain, tls_key_pkcs8) = match (&cfg.tls.cert, &cfg.tls.key) {
+        (Some(cert), Some(key)) => (load_chain(cert)?, load_pkcs8(key)?),
+        _ => {
+            let cert = file(&dir, "CERT", "S_SM_DP_TLS", nist, "der");
+            let leaf = load_certificate(&cert)?;
+            let host = cfg.pki.host.as_deref().unwrap_or_default();
+            if !leaf
+                .dns_names()
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(host))
+            {
+                tracing::warn!(
+                    cert = %cert.display(), %host, names = ?leaf.dns_names(),
+                    "the TLS certificate does not name the configured host"
+                );
+            }
+            (
+                vec![leaf.der().to_vec()],
+                load_pkcs8(&file(&dir, "SK", "S_SM_DP_TLS", nist, "pem"))?,
+            )
+        }
+    };
+    Ok(ServerPki {
+        credentials,
+        trusted_cis,
+        tls_chain,
+        tls_key_pkcs8,
+    })
+}
+
+/// A certificate chain from a PEM file (every CERTIFICATE block, in order) or one DER file.
+pub fn load_chain(path: &Path) -> Result<Vec<Vec<u8>>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if !bytes.starts_with(b"-----") {
+        return Ok(vec![bytes]);
+    }
+    let chain = CertificateDer::pem_slice_iter(&bytes)
+        .map(|c| c.map(|c| c.as_ref().to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("parsing {}", path.display()))?;
+    if chain.is_empty() {
+        bail!("{}: no CERTIFICATE block", path.display());
+    }
+    Ok(chain)
+}
+
+/// An EC private key (PEM, SEC1 or PKCS#8) as PKCS#8 DER for rustls.
+pub fn load_pkcs8(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    let key = load_key(path)?;
+    let pem = key.to_pkcs8_pem();
+    match PrivateKeyDer::from_pem_slice(pem.as_bytes()) {
+        Ok(PrivateKeyDer::Pkcs8(k)) => Ok(Zeroizing::new(k.secret_pkcs8_der().to_vec())),
+        _ => bail!("{}: cannot re-encode the key as PKCS#8", path.display()),
+    }
+}
