@@ -1,18 +1,7 @@
 //! `simkit`: one binary for the whole system. Protocol logic lives in the library crates; this
 //! crate is the edge: CLI, files, sockets, databases and the clock.
 
-mod card_cmd;
-mod card_file;
-mod pki_cmd;
-mod tls;
-
-// SM-DP+ server composition (`simkit serve`, `simkit smdp`).
-mod config;
-mod inventory;
-mod metrics;
-mod outbox;
-mod serve;
-mod server_pki;
+use simkit::{card_cmd, inventory, pki_cmd, serve};
 
 use std::process::ExitCode;
 
@@ -65,17 +54,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Seconds since the Unix epoch, the clock every sans-I/O crate receives from here.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// The operating system's CSPRNG, handed to the sans-I/O crates.
-pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
-    rand_core::UnwrapErr(getrandom::SysRng)
 }
