@@ -301,10 +301,12 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let ok = match response {
             AuthenticateServerResponse::Ok(ok) => ok,
             AuthenticateServerResponse::Error(e) => {
+                // The eUICC refused this SM-DP+: the session ends here.
+                self.store.delete_session(&tid).await.map_err(from_store)?;
                 return Err(reject(
                     c::EUICC_SIGNATURE_INVALID,
                     format!("the eUICC refused the server: {:?}", e.authenticate_error_code),
-                ))
+                ));
             }
         };
         let signed1 = ok.euicc_signed1.value();
@@ -429,10 +431,12 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let ok = match response {
             PrepareDownloadResponse::Ok(ok) => ok,
             PrepareDownloadResponse::Error(e) => {
+                // The eUICC refused the download: the session ends; the order may be retried.
+                self.store.delete_session(&tid).await.map_err(from_store)?;
                 return Err(reject(
                     c::EUICC_SIGNATURE_INVALID,
                     format!("the eUICC refused the download: {:?}", e.download_error_code),
-                ))
+                ));
             }
         };
         let euicc_key = self.euicc_key(&secrets)?;
@@ -558,7 +562,13 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             PendingNotification::ProfileInstallationResult(pir) => {
                 let data = pir.profile_installation_result_data.value();
                 let tid = TransactionId::new(data.transaction_id.as_bytes()).map_err(|e| invalid(e.to_string()))?;
-                let (record, secrets) = self.session(&tid, now).await?;
+                // Without its session the PIR cannot be verified (it carries no certificate) or
+                // attributed: acknowledge it so the LPA removes it (SGP.22 §3.5), change nothing.
+                let (record, secrets) = match self.session(&tid, now).await {
+                    Ok(found) => found,
+                    Err(e) if e.code.subject == c::TRANSACTION_ID_UNKNOWN.subject => return Ok(()),
+                    Err(e) => return Err(e),
+                };
                 self.euicc_key(&secrets)?
                     .verify(pir.profile_installation_result_data.raw(), &pir.euicc_sign_pir)
                     .map_err(|_| reject(c::EUICC_SIGNATURE_INVALID, "euiccSignPIR does not verify"))?;

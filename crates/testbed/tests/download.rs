@@ -238,6 +238,10 @@ async fn replayed_transaction(db: TestDatabase) {
         assert_eq!(code["statusCodeData"]["subjectCode"], "8.10.1", "{function}");
         assert_eq!(code["statusCodeData"]["reasonCode"], "3.9", "{function}");
     }
+    // A re-sent PIR of the finished session is acknowledged (204) and changes nothing.
+    let (_, pir) = sent.iter().find(|(p, _)| p == rsp::es9p::path::HANDLE_NOTIFICATION).unwrap();
+    let (status, _) = bed.in_process().post(ADDRESS, rsp::es9p::path::HANDLE_NOTIFICATION, pir.clone()).await.unwrap();
+    assert_eq!(status, 204);
     assert_eq!(profile_state(&bed).await, ProfileState::Installed);
     db.finish().await;
 }
