@@ -103,6 +103,26 @@ pub struct ImportArgs {
     pub store: StoreArgs,
 }
 
+impl ImportArgs {
+    /// One operational Profile from `package` with the given first ICCID and IMSI, into the
+    /// store of whatever configuration the caller passes to [`import_with_config`].
+    pub fn single(package: PathBuf, iccid: String, imsi: String) -> Self {
+        ImportArgs {
+            package,
+            count: 1,
+            iccid_start: iccid,
+            imsi_start: imsi,
+            profile_type: None,
+            owner: None,
+            service_provider_name: "simkit".into(),
+            profile_name: None,
+            profile_class: ProfileClassArg::Operational,
+            keys_out: None,
+            store: StoreArgs { config: None, data_dir: None, database: None },
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum SmdpCommand {
     /// Personalize and add Profiles to the inventory.

@@ -3,6 +3,8 @@
 
 pub mod card_cmd;
 pub mod card_file;
+pub mod demo;
+pub mod lpa_cmd;
 pub mod pki_cmd;
 pub mod tls;
 
