@@ -2,113 +2,77 @@
 //! SGP.02 code tables) and the pairs each ES9+ function returns (SGP.22 §6.5.2.6–6.5.2.10).
 //! In JSON they travel as strings in `header.functionExecutionStatus.statusCodeData`.
 
+/// Declares code constants and their `name` lookup from one list.
+macro_rules! code_table {
+    ($($konst:ident = $code:literal => $name:literal,)*) => {
+        $(pub const $konst: &str = $code;)*
+
+        /// Human-readable name of a code.
+        pub fn name(code: &str) -> Option<&'static str> {
+            match code {
+                $($code => Some($name),)*
+                _ => None,
+            }
+        }
+    };
+}
+
 /// Subject codes: what the error is about.
 pub mod subject {
-    pub const EUICC: &str = "8.1";
-    pub const EID: &str = "8.1.1";
-    pub const EUM_CERTIFICATE: &str = "8.1.2";
-    pub const EUICC_CERTIFICATE: &str = "8.1.3";
-    pub const PROFILE: &str = "8.2";
-    pub const PROFILE_ICCID: &str = "8.2.1";
-    pub const PROFILE_TYPE: &str = "8.2.5";
-    pub const MATCHING_ID: &str = "8.2.6";
-    pub const CONFIRMATION_CODE: &str = "8.2.7";
-    pub const SMDP: &str = "8.8";
-    pub const SMDP_ADDRESS: &str = "8.8.1";
-    pub const SECURITY_CONFIGURATION: &str = "8.8.2";
-    pub const SPECIFICATION_VERSION_NUMBER: &str = "8.8.3";
-    pub const SMDP_CERTIFICATE: &str = "8.8.4";
-    pub const DOWNLOAD_ORDER: &str = "8.8.5";
-    pub const SMDS: &str = "8.9";
-    pub const SMDS_ADDRESS: &str = "8.9.1";
-    pub const TRANSACTION_ID: &str = "8.10.1";
-    pub const CI_PUBLIC_KEY: &str = "8.11.1";
-
-    /// Human-readable name of a subject code.
-    pub fn name(code: &str) -> Option<&'static str> {
-        Some(match code {
-            EUICC => "eUICC",
-            EID => "EID",
-            EUM_CERTIFICATE => "EUM Certificate",
-            EUICC_CERTIFICATE => "eUICC Certificate",
-            PROFILE => "Profile",
-            PROFILE_ICCID => "Profile ICCID",
-            PROFILE_TYPE => "Profile Type",
-            MATCHING_ID => "Matching ID",
-            CONFIRMATION_CODE => "Confirmation Code",
-            SMDP => "SM-DP+",
-            SMDP_ADDRESS => "SM-DP+ Address",
-            SECURITY_CONFIGURATION => "Security configuration",
-            SPECIFICATION_VERSION_NUMBER => "Specification Version Number",
-            SMDP_CERTIFICATE => "SM-DP+ Certificate",
-            DOWNLOAD_ORDER => "Download order",
-            SMDS => "SM-DS",
-            SMDS_ADDRESS => "SM-DS Address",
-            TRANSACTION_ID => "TransactionId",
-            CI_PUBLIC_KEY => "CI Public Key",
-            _ => return None,
-        })
+    code_table! {
+        EUICC = "8.1" => "eUICC",
+        EID = "8.1.1" => "EID",
+        EUM_CERTIFICATE = "8.1.2" => "EUM Certificate",
+        EUICC_CERTIFICATE = "8.1.3" => "eUICC Certificate",
+        PROFILE = "8.2" => "Profile",
+        PROFILE_ICCID = "8.2.1" => "Profile ICCID",
+        PROFILE_TYPE = "8.2.5" => "Profile Type",
+        MATCHING_ID = "8.2.6" => "Matching ID",
+        CONFIRMATION_CODE = "8.2.7" => "Confirmation Code",
+        SMDP = "8.8" => "SM-DP+",
+        SMDP_ADDRESS = "8.8.1" => "SM-DP+ Address",
+        SECURITY_CONFIGURATION = "8.8.2" => "Security configuration",
+        SPECIFICATION_VERSION_NUMBER = "8.8.3" => "Specification Version Number",
+        SMDP_CERTIFICATE = "8.8.4" => "SM-DP+ Certificate",
+        DOWNLOAD_ORDER = "8.8.5" => "Download order",
+        SMDS = "8.9" => "SM-DS",
+        SMDS_ADDRESS = "8.9.1" => "SM-DS Address",
+        TRANSACTION_ID = "8.10.1" => "TransactionId",
+        CI_PUBLIC_KEY = "8.11.1" => "CI Public Key",
     }
 }
 
 /// Reason codes: what went wrong.
 pub mod reason {
-    // 1 Access error
-    pub const UNKNOWN_FUNCTION_REQUESTER: &str = "1.1";
-    pub const NOT_ALLOWED: &str = "1.2";
-    // 2 Format error
-    pub const INVALID: &str = "2.1";
-    pub const MANDATORY_ELEMENT_MISSING: &str = "2.2";
-    pub const CONDITIONAL_ELEMENT_MISSING: &str = "2.3";
-    // 3 Conditions of use not satisfied
-    pub const NOT_SUPPORTED: &str = "3.1";
-    pub const MAXIMUM_SIZE_EXCEEDED: &str = "3.2";
-    pub const ALREADY_IN_USE: &str = "3.3";
-    pub const UNAVAILABLE: &str = "3.7";
-    pub const REFUSED: &str = "3.8";
-    pub const UNKNOWN: &str = "3.9";
-    pub const INVALID_ASSOCIATION: &str = "3.10";
-    // 4 Processing error
-    pub const EXECUTION_ERROR: &str = "4.2";
-    pub const NO_ELIGIBLE_PROFILE: &str = "4.3";
-    pub const INSUFFICIENT_MEMORY: &str = "4.8";
-    pub const TIME_TO_LIVE_EXPIRED: &str = "4.10";
-    // 5 Transport error
-    pub const INACCESSIBLE: &str = "5.1";
-    pub const TIMEOUT: &str = "5.2";
-    // 6 Security error
-    pub const VERIFICATION_FAILED: &str = "6.1";
-    pub const DECRYPTION_FAILED: &str = "6.2";
-    pub const EXPIRED: &str = "6.3";
-    pub const MAX_RETRIES_EXCEEDED: &str = "6.4";
-
-    /// Human-readable name of a reason code.
-    pub fn name(code: &str) -> Option<&'static str> {
-        Some(match code {
-            UNKNOWN_FUNCTION_REQUESTER => "Unknown Function Requester",
-            NOT_ALLOWED => "Not Allowed (Authorisation)",
-            INVALID => "Invalid",
-            MANDATORY_ELEMENT_MISSING => "Mandatory Element Missing",
-            CONDITIONAL_ELEMENT_MISSING => "Conditional Element Missing",
-            NOT_SUPPORTED => "Not Supported",
-            MAXIMUM_SIZE_EXCEEDED => "Maximum Size Exceeded",
-            ALREADY_IN_USE => "Already in Use",
-            UNAVAILABLE => "Unavailable",
-            REFUSED => "Refused",
-            UNKNOWN => "Unknown",
-            INVALID_ASSOCIATION => "Invalid Association",
-            EXECUTION_ERROR => "Execution Error",
-            NO_ELIGIBLE_PROFILE => "No Eligible Profile",
-            INSUFFICIENT_MEMORY => "Insufficient Memory",
-            TIME_TO_LIVE_EXPIRED => "Time to Live Expired",
-            INACCESSIBLE => "Inaccessible",
-            TIMEOUT => "Timeout",
-            VERIFICATION_FAILED => "Verification Failed",
-            DECRYPTION_FAILED => "Decryption Failed",
-            EXPIRED => "Expired",
-            MAX_RETRIES_EXCEEDED => "Maximum number of retries exceeded",
-            _ => return None,
-        })
+    code_table! {
+        // 1 Access error
+        UNKNOWN_FUNCTION_REQUESTER = "1.1" => "Unknown Function Requester",
+        NOT_ALLOWED = "1.2" => "Not Allowed (Authorisation)",
+        // 2 Format error
+        INVALID = "2.1" => "Invalid",
+        MANDATORY_ELEMENT_MISSING = "2.2" => "Mandatory Element Missing",
+        CONDITIONAL_ELEMENT_MISSING = "2.3" => "Conditional Element Missing",
+        // 3 Conditions of use not satisfied
+        NOT_SUPPORTED = "3.1" => "Not Supported",
+        MAXIMUM_SIZE_EXCEEDED = "3.2" => "Maximum Size Exceeded",
+        ALREADY_IN_USE = "3.3" => "Already in Use",
+        UNAVAILABLE = "3.7" => "Unavailable",
+        REFUSED = "3.8" => "Refused",
+        UNKNOWN = "3.9" => "Unknown",
+        INVALID_ASSOCIATION = "3.10" => "Invalid Association",
+        // 4 Processing error
+        EXECUTION_ERROR = "4.2" => "Execution Error",
+        NO_ELIGIBLE_PROFILE = "4.3" => "No Eligible Profile",
+        INSUFFICIENT_MEMORY = "4.8" => "Insufficient Memory",
+        TIME_TO_LIVE_EXPIRED = "4.10" => "Time to Live Expired",
+        // 5 Transport error
+        INACCESSIBLE = "5.1" => "Inaccessible",
+        TIMEOUT = "5.2" => "Timeout",
+        // 6 Security error
+        VERIFICATION_FAILED = "6.1" => "Verification Failed",
+        DECRYPTION_FAILED = "6.2" => "Decryption Failed",
+        EXPIRED = "6.3" => "Expired",
+        MAX_RETRIES_EXCEEDED = "6.4" => "Maximum number of retries exceeded",
     }
 }
 
@@ -227,4 +191,26 @@ pub mod es9p {
         r::INVALID_ASSOCIATION,
         "The provided SM-DP+ OID is invalid",
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_tables() {
+        // SGP.22 §6.5.1.4 / SGP.02 code tables.
+        assert_eq!(subject::name(subject::EUICC), Some("eUICC"));
+        assert_eq!(subject::name("8.11.1"), Some("CI Public Key"));
+        assert_eq!(
+            reason::name(reason::INVALID_ASSOCIATION),
+            Some("Invalid Association")
+        );
+        assert_eq!(
+            reason::name("6.4"),
+            Some("Maximum number of retries exceeded")
+        );
+        assert_eq!(subject::name("9.9"), None);
+        assert_eq!(reason::name(""), None);
+    }
 }

@@ -3,8 +3,7 @@
 use tlv::{Tag, Tlv, Writer};
 
 use crate::es10b::empty_request;
-use crate::es10c::result_response;
-use crate::{asn1_via_fields, named_int, Fields, Rd, Result, WriterExt};
+use crate::{asn1_via_fields, named_int, one_field_sequence, Fields, Rd, Result, WriterExt};
 
 empty_request!(
     /// `EuiccConfiguredAddressesRequest ::= [60] SEQUENCE {}`, 'BF3C' (ES10a.GetEuiccConfiguredAddresses).
@@ -25,10 +24,8 @@ impl Fields for EuiccConfiguredAddressesResponse {
     const TAG: Tag = Tag(0xBF3C);
     const NAME: &'static str = "EuiccConfiguredAddressesResponse";
     fn put_fields(&self, w: &mut Writer) {
-        if let Some(a) = &self.default_dp_address {
-            w.utf8(Tag(0x80), a);
-        }
-        w.utf8(Tag(0x81), &self.root_ds_address);
+        w.opt_implicit(Tag(0x80), self.default_dp_address.as_ref())
+            .utf8(Tag(0x81), &self.root_ds_address);
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
@@ -42,24 +39,12 @@ impl Fields for EuiccConfiguredAddressesResponse {
     }
 }
 
-/// `SetDefaultDpAddressRequest ::= [63] SEQUENCE { defaultDpAddress UTF8String }`, 'BF3F' { '80' }.
-/// An empty address removes the default SM-DP+ address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetDefaultDpAddressRequest {
-    pub default_dp_address: String,
-}
-
-impl Fields for SetDefaultDpAddressRequest {
-    const TAG: Tag = Tag(0xBF3F);
-    const NAME: &'static str = "SetDefaultDpAddressRequest";
-    fn put_fields(&self, w: &mut Writer) {
-        w.utf8(Tag(0x80), &self.default_dp_address);
-    }
-    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut rd = Rd::new(tlv, Self::NAME);
-        let default_dp_address = rd.utf8(Tag(0x80), "defaultDpAddress")?;
-        rd.end()?;
-        Ok(Self { default_dp_address })
+one_field_sequence! {
+    /// `SetDefaultDpAddressRequest ::= [63] SEQUENCE { defaultDpAddress UTF8String }`, 'BF3F' { '80' }.
+    /// An empty address removes the default SM-DP+ address.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SetDefaultDpAddressRequest = 0xBF3F {
+        pub default_dp_address: String = 0x80 "defaultDpAddress"
     }
 }
 
@@ -68,9 +53,12 @@ named_int! {
     SetDefaultDpAddressResult { OK = 0 => "ok", UNDEFINED_ERROR = 127 => "undefinedError" }
 }
 
-result_response!(
+one_field_sequence! {
     /// `SetDefaultDpAddressResponse ::= [63] SEQUENCE { setDefaultDpAddressResult }`, 'BF3F' { '80' }.
-    SetDefaultDpAddressResponse, 0xBF3F, SetDefaultDpAddressResult, "setDefaultDpAddressResult"
-);
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct SetDefaultDpAddressResponse = 0xBF3F {
+        pub result: SetDefaultDpAddressResult = 0x80 "setDefaultDpAddressResult"
+    }
+}
 
-asn1_via_fields!(EuiccConfiguredAddressesResponse, SetDefaultDpAddressRequest);
+asn1_via_fields!(EuiccConfiguredAddressesResponse);

@@ -10,8 +10,9 @@ use crate::notification::{
     NotificationEvent, NotificationEvents, NotificationMetadata, PendingNotification,
 };
 use crate::{
-    asn1_via_fields, named_int, tags, BitString, Certificate, Error, Fields, Octet16, Octet32, Oid,
-    Rd, Result, Signed, SignedEncoding, SubjectKeyIdentifier, TransactionId, Version, WriterExt,
+    asn1_via_fields, named_int, one_field_sequence, signed_as_der, tagged_choice, tags, BitString,
+    Certificate, Ctx, Error, Fields, Implicit, Octet16, Octet32, Oid, Rd, Result, Signed,
+    SubjectKeyIdentifier, TransactionId, Version, WriterExt,
 };
 
 /// Declares an empty request `[n] SEQUENCE {}`; unknown extension fields are skipped.
@@ -35,21 +36,6 @@ macro_rules! empty_request {
 #[allow(unused_imports)]
 pub(crate) use empty_request;
 
-fn ski_list(rd: &mut Rd<'_>, tag: Tag) -> Result<Vec<SubjectKeyIdentifier>> {
-    let ty = rd.ty_name();
-    rd.seq_of(tag, |t| {
-        t.expect_tag(Tag::OCTET_STRING)
-            .map_err(|source| Error::Tlv { ty, source })?;
-        Ok(t.value.to_vec())
-    })
-}
-
-fn put_ski_list(w: &mut Writer, tag: Tag, list: &[SubjectKeyIdentifier]) {
-    w.seq_of(tag, list, |k, w| {
-        w.put(Tag::OCTET_STRING, k);
-    });
-}
-
 // ---------------------------------------------------------------------------------------------
 // GetEuiccChallenge (SGP.22 §5.7.7)
 
@@ -59,23 +45,11 @@ empty_request!(
     0xBF2E
 );
 
-/// `GetEuiccChallengeResponse ::= [46] SEQUENCE { euiccChallenge Octet16 }`, 'BF2E' { '80' }.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GetEuiccChallengeResponse {
-    pub euicc_challenge: Octet16,
-}
-
-impl Fields for GetEuiccChallengeResponse {
-    const TAG: Tag = Tag(0xBF2E);
-    const NAME: &'static str = "GetEuiccChallengeResponse";
-    fn put_fields(&self, w: &mut Writer) {
-        w.put(Tag(0x80), &self.euicc_challenge);
-    }
-    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut rd = Rd::new(tlv, Self::NAME);
-        let euicc_challenge = rd.fixed(Tag(0x80), "euiccChallenge")?;
-        rd.end()?;
-        Ok(Self { euicc_challenge })
+one_field_sequence! {
+    /// `GetEuiccChallengeResponse ::= [46] SEQUENCE { euiccChallenge Octet16 }`, 'BF2E' { '80' }.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GetEuiccChallengeResponse = 0xBF2E {
+        pub euicc_challenge: Octet16 = 0x80 "euiccChallenge"
     }
 }
 
@@ -109,14 +83,18 @@ impl Fields for EuiccInfo1 {
     const NAME: &'static str = "EUICCInfo1";
     fn put_fields(&self, w: &mut Writer) {
         w.put(Tag(0x82), &self.svn.0);
-        put_ski_list(w, Tag(0xA9), &self.ci_pkid_list_for_verification);
-        put_ski_list(w, Tag(0xAA), &self.ci_pkid_list_for_signing);
+        w.values(
+            Tag(0xA9),
+            Tag::OCTET_STRING,
+            &self.ci_pkid_list_for_verification,
+        )
+        .values(Tag(0xAA), Tag::OCTET_STRING, &self.ci_pkid_list_for_signing);
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
         let svn = rd.version(Tag(0x82), "svn")?;
-        let ci_pkid_list_for_verification = ski_list(&mut rd, Tag(0xA9))?;
-        let ci_pkid_list_for_signing = ski_list(&mut rd, Tag(0xAA))?;
+        let ci_pkid_list_for_verification = rd.values(Tag(0xA9), Tag::OCTET_STRING)?;
+        let ci_pkid_list_for_signing = rd.values(Tag(0xAA), Tag::OCTET_STRING)?;
         rd.end()?;
         Ok(Self {
             svn,
@@ -231,25 +209,20 @@ impl Fields for EuiccInfo2 {
             .put(Tag(0x83), &self.euicc_firmware_ver.0)
             .put(Tag(0x84), &self.ext_card_resource)
             .bits(Tag(0x85), &self.uicc_capability)
-            .put_opt(Tag(0x86), self.javacard_version.as_ref().map(|v| &v.0[..]))
-            .put_opt(
-                Tag(0x87),
-                self.globalplatform_version.as_ref().map(|v| &v.0[..]),
+            .opt_implicit(Tag(0x86), self.javacard_version.as_ref())
+            .opt_implicit(Tag(0x87), self.globalplatform_version.as_ref())
+            .bits(Tag(0x88), &self.rsp_capability)
+            .values(
+                Tag(0xA9),
+                Tag::OCTET_STRING,
+                &self.ci_pkid_list_for_verification,
             )
-            .bits(Tag(0x88), &self.rsp_capability);
-        put_ski_list(w, Tag(0xA9), &self.ci_pkid_list_for_verification);
-        put_ski_list(w, Tag(0xAA), &self.ci_pkid_list_for_signing);
-        if let Some(c) = self.euicc_category {
-            w.int(Tag(0x8B), c.0);
-        }
-        if let Some(p) = &self.forbidden_profile_policy_rules {
-            w.bits(Tag(0x99), p);
-        }
-        w.put(Tag::OCTET_STRING, &self.pp_version.0);
-        w.utf8(Tag::UTF8_STRING, &self.sas_accreditation_number);
-        if let Some(c) = &self.certification_data_object {
-            c.write_as(Tag(0xAC), w);
-        }
+            .values(Tag(0xAA), Tag::OCTET_STRING, &self.ci_pkid_list_for_signing)
+            .opt_implicit(Tag(0x8B), self.euicc_category.as_ref())
+            .opt_implicit(Tag(0x99), self.forbidden_profile_policy_rules.as_ref())
+            .put(Tag::OCTET_STRING, &self.pp_version.0)
+            .utf8(Tag::UTF8_STRING, &self.sas_accreditation_number)
+            .opt_implicit(Tag(0xAC), self.certification_data_object.as_ref());
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
@@ -262,9 +235,9 @@ impl Fields for EuiccInfo2 {
             javacard_version: rd.opt_version(Tag(0x86), "javacardVersion")?,
             globalplatform_version: rd.opt_version(Tag(0x87), "globalplatformVersion")?,
             rsp_capability: rd.bits(Tag(0x88), "rspCapability")?,
-            ci_pkid_list_for_verification: ski_list(&mut rd, Tag(0xA9))?,
-            ci_pkid_list_for_signing: ski_list(&mut rd, Tag(0xAA))?,
-            euicc_category: rd.opt_int(Tag(0x8B), "euiccCategory")?.map(EuiccCategory),
+            ci_pkid_list_for_verification: rd.values(Tag(0xA9), Tag::OCTET_STRING)?,
+            ci_pkid_list_for_signing: rd.values(Tag(0xAA), Tag::OCTET_STRING)?,
+            euicc_category: rd.opt_implicit(Tag(0x8B), "euiccCategory")?,
             forbidden_profile_policy_rules: rd
                 .opt_bits(Tag(0x99), "forbiddenProfilePolicyRules")?,
             pp_version: rd.version(Tag::OCTET_STRING, "ppVersion")?,
@@ -276,7 +249,7 @@ impl Fields for EuiccInfo2 {
     }
 }
 
-asn1_via_fields!(GetEuiccChallengeResponse, EuiccInfo1, EuiccInfo2);
+asn1_via_fields!(EuiccInfo1, EuiccInfo2);
 
 // ---------------------------------------------------------------------------------------------
 // AuthenticateServer (SGP.22 §5.7.13)
@@ -388,10 +361,8 @@ impl Fields for CtxParamsForCommonAuthentication {
     const TAG: Tag = Tag(0xA0);
     const NAME: &'static str = "CtxParamsForCommonAuthentication";
     fn put_fields(&self, w: &mut Writer) {
-        if let Some(m) = &self.matching_id {
-            w.utf8(Tag(0x80), m);
-        }
-        self.device_info.write_as(Tag(0xA1), w);
+        w.opt_implicit(Tag(0x80), self.matching_id.as_ref())
+            .implicit(Tag(0xA1), &self.device_info);
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
@@ -580,59 +551,51 @@ pub struct AuthenticateResponseError {
     pub authenticate_error_code: AuthenticateErrorCode,
 }
 
-/// `AuthenticateServerResponse ::= [56] CHOICE`, tag 'BF38' { 'A0' ok | 'A1' error }.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(clippy::large_enum_variant)]
-pub enum AuthenticateServerResponse {
-    Ok(AuthenticateResponseOk),
-    Error(AuthenticateResponseError),
+tagged_choice! {
+    /// `AuthenticateServerResponse ::= [56] CHOICE`, tag 'BF38' { 'A0' ok | 'A1' error }.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[allow(clippy::large_enum_variant)]
+    pub enum AuthenticateServerResponse = 0xBF38 {
+        Ok(AuthenticateResponseOk) = 0xA0 "authenticateResponseOk",
+        Error(AuthenticateResponseError) = 0xA1 "authenticateResponseError",
+    }
 }
 
-impl Fields for AuthenticateServerResponse {
-    const TAG: Tag = Tag(0xBF38);
+impl Fields for AuthenticateResponseOk {
+    const TAG: Tag = Tag::SEQUENCE;
+    // Only carried in AuthenticateServerResponse: errors name the message.
     const NAME: &'static str = "AuthenticateServerResponse";
     fn put_fields(&self, w: &mut Writer) {
-        match self {
-            Self::Ok(ok) => {
-                w.nested(Tag(0xA0), |w| {
-                    w.raw(ok.euicc_signed1.raw())
-                        .put(tags::SIGNATURE, &ok.euicc_signature1)
-                        .raw(&ok.euicc_certificate)
-                        .raw(&ok.eum_certificate);
-                });
-            }
-            Self::Error(e) => {
-                w.nested(Tag(0xA1), |w| {
-                    w.put(Tag(0x80), e.transaction_id.as_bytes())
-                        .int(Tag::INTEGER, e.authenticate_error_code.0);
-                });
-            }
-        }
+        w.raw(self.euicc_signed1.raw())
+            .put(tags::SIGNATURE, &self.euicc_signature1)
+            .raw(&self.euicc_certificate)
+            .raw(&self.eum_certificate);
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut outer = Rd::new(tlv, Self::NAME);
-        let alt = outer.expect_any()?;
-        outer.finish()?;
-        let mut rd = Rd::new(&alt, Self::NAME);
-        let v = match alt.tag {
-            Tag(0xA0) => Self::Ok(AuthenticateResponseOk {
-                euicc_signed1: Signed::read(&rd.expect(Tag::SEQUENCE)?)?,
-                euicc_signature1: rd.bytes(tags::SIGNATURE)?,
-                euicc_certificate: rd.certificate()?,
-                eum_certificate: rd.certificate()?,
-            }),
-            Tag(0xA1) => Self::Error(AuthenticateResponseError {
-                transaction_id: rd.txid(Tag(0x80))?,
-                authenticate_error_code: AuthenticateErrorCode(
-                    rd.int(Tag::INTEGER, "authenticateErrorCode")?,
-                ),
-            }),
-            tag => {
-                return Err(Error::UnknownChoice {
-                    ty: Self::NAME,
-                    tag,
-                })
-            }
+        let mut rd = Rd::new(tlv, Self::NAME);
+        let v = Self {
+            euicc_signed1: Signed::read(&rd.expect(Tag::SEQUENCE)?)?,
+            euicc_signature1: rd.bytes(tags::SIGNATURE)?,
+            euicc_certificate: rd.certificate()?,
+            eum_certificate: rd.certificate()?,
+        };
+        rd.end()?;
+        Ok(v)
+    }
+}
+
+impl Fields for AuthenticateResponseError {
+    const TAG: Tag = Tag::SEQUENCE;
+    const NAME: &'static str = "AuthenticateServerResponse";
+    fn put_fields(&self, w: &mut Writer) {
+        w.put(Tag(0x80), self.transaction_id.as_bytes())
+            .int(Tag::INTEGER, self.authenticate_error_code.0);
+    }
+    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
+        let mut rd = Rd::new(tlv, Self::NAME);
+        let v = Self {
+            transaction_id: rd.txid(Tag(0x80))?,
+            authenticate_error_code: rd.implicit(Tag::INTEGER, "authenticateErrorCode")?,
         };
         rd.end()?;
         Ok(v)
@@ -765,52 +728,46 @@ pub struct PrepareDownloadResponseError {
     pub download_error_code: DownloadErrorCode,
 }
 
-/// `PrepareDownloadResponse ::= [33] CHOICE`, tag 'BF21' { 'A0' ok | 'A1' error }.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PrepareDownloadResponse {
-    Ok(PrepareDownloadResponseOk),
-    Error(PrepareDownloadResponseError),
+tagged_choice! {
+    /// `PrepareDownloadResponse ::= [33] CHOICE`, tag 'BF21' { 'A0' ok | 'A1' error }.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum PrepareDownloadResponse = 0xBF21 {
+        Ok(PrepareDownloadResponseOk) = 0xA0 "downloadResponseOk",
+        Error(PrepareDownloadResponseError) = 0xA1 "downloadResponseError",
+    }
 }
 
-impl Fields for PrepareDownloadResponse {
-    const TAG: Tag = Tag(0xBF21);
+impl Fields for PrepareDownloadResponseOk {
+    const TAG: Tag = Tag::SEQUENCE;
+    // Only carried in PrepareDownloadResponse: errors name the message.
     const NAME: &'static str = "PrepareDownloadResponse";
     fn put_fields(&self, w: &mut Writer) {
-        match self {
-            Self::Ok(ok) => {
-                w.nested(Tag(0xA0), |w| {
-                    w.raw(ok.euicc_signed2.raw())
-                        .put(tags::SIGNATURE, &ok.euicc_signature2);
-                });
-            }
-            Self::Error(e) => {
-                w.nested(Tag(0xA1), |w| {
-                    w.put(Tag(0x80), e.transaction_id.as_bytes())
-                        .int(Tag::INTEGER, e.download_error_code.0);
-                });
-            }
-        }
+        w.raw(self.euicc_signed2.raw())
+            .put(tags::SIGNATURE, &self.euicc_signature2);
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut outer = Rd::new(tlv, Self::NAME);
-        let alt = outer.expect_any()?;
-        outer.finish()?;
-        let mut rd = Rd::new(&alt, Self::NAME);
-        let v = match alt.tag {
-            Tag(0xA0) => Self::Ok(PrepareDownloadResponseOk {
-                euicc_signed2: Signed::read(&rd.expect(Tag::SEQUENCE)?)?,
-                euicc_signature2: rd.bytes(tags::SIGNATURE)?,
-            }),
-            Tag(0xA1) => Self::Error(PrepareDownloadResponseError {
-                transaction_id: rd.txid(Tag(0x80))?,
-                download_error_code: DownloadErrorCode(rd.int(Tag::INTEGER, "downloadErrorCode")?),
-            }),
-            tag => {
-                return Err(Error::UnknownChoice {
-                    ty: Self::NAME,
-                    tag,
-                })
-            }
+        let mut rd = Rd::new(tlv, Self::NAME);
+        let v = Self {
+            euicc_signed2: Signed::read(&rd.expect(Tag::SEQUENCE)?)?,
+            euicc_signature2: rd.bytes(tags::SIGNATURE)?,
+        };
+        rd.end()?;
+        Ok(v)
+    }
+}
+
+impl Fields for PrepareDownloadResponseError {
+    const TAG: Tag = Tag::SEQUENCE;
+    const NAME: &'static str = "PrepareDownloadResponse";
+    fn put_fields(&self, w: &mut Writer) {
+        w.put(Tag(0x80), self.transaction_id.as_bytes())
+            .int(Tag::INTEGER, self.download_error_code.0);
+    }
+    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
+        let mut rd = Rd::new(tlv, Self::NAME);
+        let v = Self {
+            transaction_id: rd.txid(Tag(0x80))?,
+            download_error_code: rd.implicit(Tag::INTEGER, "downloadErrorCode")?,
         };
         rd.end()?;
         Ok(v)
@@ -889,54 +846,31 @@ pub struct CancelSessionResponseOk {
     pub euicc_cancel_session_signature: Vec<u8>,
 }
 
-/// `CancelSessionResponse ::= [65] CHOICE`, 'BF41' { 'A0' ok | '81' error }.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CancelSessionResponse {
-    Ok(CancelSessionResponseOk),
-    Error(CancelSessionError),
+tagged_choice! {
+    /// `CancelSessionResponse ::= [65] CHOICE`, 'BF41' { 'A0' ok | '81' error }.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum CancelSessionResponse = 0xBF41 {
+        Ok(CancelSessionResponseOk) = 0xA0 "cancelSessionResponseOk",
+        Error(CancelSessionError) = 0x81 "cancelSessionResponseError",
+    }
 }
 
-impl Fields for CancelSessionResponse {
-    const TAG: Tag = Tag(0xBF41);
+impl Fields for CancelSessionResponseOk {
+    const TAG: Tag = Tag::SEQUENCE;
+    // Only carried in CancelSessionResponse: errors name the message.
     const NAME: &'static str = "CancelSessionResponse";
     fn put_fields(&self, w: &mut Writer) {
-        match self {
-            Self::Ok(ok) => {
-                w.nested(Tag(0xA0), |w| {
-                    w.raw(ok.euicc_cancel_session_signed.raw())
-                        .put(tags::SIGNATURE, &ok.euicc_cancel_session_signature);
-                });
-            }
-            Self::Error(e) => {
-                w.int(Tag(0x81), e.0);
-            }
-        }
+        w.raw(self.euicc_cancel_session_signed.raw())
+            .put(tags::SIGNATURE, &self.euicc_cancel_session_signature);
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut outer = Rd::new(tlv, Self::NAME);
-        let alt = outer.expect_any()?;
-        outer.finish()?;
-        match alt.tag {
-            Tag(0xA0) => {
-                let mut rd = Rd::new(&alt, Self::NAME);
-                let v = CancelSessionResponseOk {
-                    euicc_cancel_session_signed: Signed::read(&rd.expect(Tag::SEQUENCE)?)?,
-                    euicc_cancel_session_signature: rd.bytes(tags::SIGNATURE)?,
-                };
-                rd.end()?;
-                Ok(Self::Ok(v))
-            }
-            Tag(0x81) => tlv::der::decode_int(alt.value)
-                .map(|v| Self::Error(CancelSessionError(v)))
-                .map_err(|_| Error::InvalidField {
-                    ty: Self::NAME,
-                    field: "cancelSessionResponseError",
-                }),
-            tag => Err(Error::UnknownChoice {
-                ty: Self::NAME,
-                tag,
-            }),
-        }
+        let mut rd = Rd::new(tlv, Self::NAME);
+        let v = Self {
+            euicc_cancel_session_signed: Signed::read(&rd.expect(Tag::SEQUENCE)?)?,
+            euicc_cancel_session_signature: rd.bytes(tags::SIGNATURE)?,
+        };
+        rd.end()?;
+        Ok(v)
     }
 }
 
@@ -956,15 +890,12 @@ impl Fields for ListNotificationRequest {
     const TAG: Tag = Tag(0xBF28);
     const NAME: &'static str = "ListNotificationRequest";
     fn put_fields(&self, w: &mut Writer) {
-        if let Some(e) = &self.profile_management_operation {
-            w.bits(Tag(0x81), &e.0);
-        }
+        w.opt_implicit(Tag(0x81), self.profile_management_operation.as_ref());
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
-        let profile_management_operation = rd
-            .opt_bits(Tag(0x81), "profileManagementOperation")?
-            .map(NotificationEvents);
+        let profile_management_operation =
+            rd.opt_implicit(Tag(0x81), "profileManagementOperation")?;
         rd.end()?;
         Ok(Self {
             profile_management_operation,
@@ -972,64 +903,25 @@ impl Fields for ListNotificationRequest {
     }
 }
 
-/// `ListNotificationResponse ::= [40] CHOICE`, 'BF28' { 'A0' list of 'BF2F' | '81' error }.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListNotificationResponse {
-    List(Vec<NotificationMetadata>),
-    /// `listNotificationsResultError INTEGER {undefinedError(127)}`.
-    Error(i64),
-}
-
-impl Fields for ListNotificationResponse {
-    const TAG: Tag = Tag(0xBF28);
-    const NAME: &'static str = "ListNotificationResponse";
-    fn put_fields(&self, w: &mut Writer) {
-        match self {
-            Self::List(l) => {
-                w.seq_of(Tag(0xA0), l, |m, w| m.write(w));
-            }
-            Self::Error(e) => {
-                w.int(Tag(0x81), *e);
-            }
-        }
-    }
-    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut outer = Rd::new(tlv, Self::NAME);
-        let alt = outer.expect_any()?;
-        outer.finish()?;
-        match alt.tag {
-            Tag(0xA0) => {
-                let mut out = Vec::new();
-                for t in tlv::iter(alt.value) {
-                    let t = t.map_err(|source| Error::Tlv {
-                        ty: Self::NAME,
-                        source,
-                    })?;
-                    out.push(NotificationMetadata::read(&t)?);
-                }
-                Ok(Self::List(out))
-            }
-            Tag(0x81) => tlv::der::decode_int(alt.value)
-                .map(Self::Error)
-                .map_err(|_| Error::InvalidField {
-                    ty: Self::NAME,
-                    field: "listNotificationsResultError",
-                }),
-            tag => Err(Error::UnknownChoice {
-                ty: Self::NAME,
-                tag,
-            }),
-        }
+tagged_choice! {
+    /// `ListNotificationResponse ::= [40] CHOICE`, 'BF28' { 'A0' list of 'BF2F' | '81' error }.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum ListNotificationResponse = 0xBF28 {
+        List(Vec<NotificationMetadata>) = 0xA0 "notificationMetadataList",
+        /// `listNotificationsResultError INTEGER {undefinedError(127)}`.
+        Error(i64) = 0x81 "listNotificationsResultError",
     }
 }
 
-/// `searchCriteria` of RetrieveNotificationsListRequest (explicit `[0]` 'A0' around the CHOICE).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RetrieveSearchCriteria {
-    /// `seqNumber [0] INTEGER` ('80').
-    SeqNumber(i64),
-    /// `profileManagementOperation [1] NotificationEvent` ('81').
-    ProfileManagementOperation(NotificationEvents),
+tagged_choice! {
+    /// `searchCriteria` of RetrieveNotificationsListRequest (explicit `[0]` 'A0' around the CHOICE).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum RetrieveSearchCriteria = 0xA0 in "RetrieveNotificationsListRequest" {
+        /// `seqNumber [0] INTEGER` ('80').
+        SeqNumber(i64) = 0x80 "seqNumber",
+        /// `profileManagementOperation [1] NotificationEvent` ('81').
+        ProfileManagementOperation(NotificationEvents) = 0x81 "profileManagementOperation",
+    }
 }
 
 /// `RetrieveNotificationsListRequest ::= [43] SEQUENCE { searchCriteria CHOICE OPTIONAL }`, 'BF2B'.
@@ -1042,44 +934,11 @@ impl Fields for RetrieveNotificationsListRequest {
     const TAG: Tag = Tag(0xBF2B);
     const NAME: &'static str = "RetrieveNotificationsListRequest";
     fn put_fields(&self, w: &mut Writer) {
-        if let Some(c) = &self.search_criteria {
-            w.nested(Tag(0xA0), |w| match c {
-                RetrieveSearchCriteria::SeqNumber(n) => {
-                    w.int(Tag(0x80), *n);
-                }
-                RetrieveSearchCriteria::ProfileManagementOperation(e) => {
-                    w.bits(Tag(0x81), &e.0);
-                }
-            });
-        }
+        w.opt_implicit(RetrieveSearchCriteria::TAG, self.search_criteria.as_ref());
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
-        let search_criteria = match rd.opt(Tag(0xA0))? {
-            None => None,
-            Some(a0) => {
-                let mut inner = Rd::new(&a0, Self::NAME);
-                let alt = inner.expect_any()?;
-                inner.finish()?;
-                Some(match alt.tag {
-                    Tag(0x80) => RetrieveSearchCriteria::SeqNumber(
-                        tlv::der::decode_int(alt.value).map_err(|_| rd.err("seqNumber"))?,
-                    ),
-                    Tag(0x81) => {
-                        RetrieveSearchCriteria::ProfileManagementOperation(NotificationEvents(
-                            BitString::decode(alt.value)
-                                .map_err(|_| rd.err("profileManagementOperation"))?,
-                        ))
-                    }
-                    tag => {
-                        return Err(Error::UnknownChoice {
-                            ty: Self::NAME,
-                            tag,
-                        })
-                    }
-                })
-            }
-        };
+        let search_criteria = rd.opt_field(RetrieveSearchCriteria::TAG)?;
         rd.end()?;
         Ok(Self { search_criteria })
     }
@@ -1090,76 +949,21 @@ named_int! {
     NotificationsListResultError { NO_RESULT_AVAILABLE = 1 => "noResultAvailable", UNDEFINED_ERROR = 127 => "undefinedError" }
 }
 
-/// `RetrieveNotificationsListResponse ::= [43] CHOICE`, 'BF2B' { 'A0' list | '81' error }.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RetrieveNotificationsListResponse {
-    List(Vec<PendingNotification>),
-    Error(NotificationsListResultError),
-}
-
-impl Fields for RetrieveNotificationsListResponse {
-    const TAG: Tag = Tag(0xBF2B);
-    const NAME: &'static str = "RetrieveNotificationsListResponse";
-    fn put_fields(&self, w: &mut Writer) {
-        match self {
-            Self::List(l) => {
-                w.seq_of(Tag(0xA0), l, |n, w| {
-                    w.raw(&crate::Asn1::encode(n));
-                });
-            }
-            Self::Error(e) => {
-                w.int(Tag(0x81), e.0);
-            }
-        }
-    }
-    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut outer = Rd::new(tlv, Self::NAME);
-        let alt = outer.expect_any()?;
-        outer.finish()?;
-        match alt.tag {
-            Tag(0xA0) => {
-                let mut out = Vec::new();
-                for t in tlv::iter(alt.value) {
-                    let t = t.map_err(|source| Error::Tlv {
-                        ty: Self::NAME,
-                        source,
-                    })?;
-                    out.push(PendingNotification::read(&t)?);
-                }
-                Ok(Self::List(out))
-            }
-            Tag(0x81) => tlv::der::decode_int(alt.value)
-                .map(|v| Self::Error(NotificationsListResultError(v)))
-                .map_err(|_| Error::InvalidField {
-                    ty: Self::NAME,
-                    field: "notificationsListResultError",
-                }),
-            tag => Err(Error::UnknownChoice {
-                ty: Self::NAME,
-                tag,
-            }),
-        }
+tagged_choice! {
+    /// `RetrieveNotificationsListResponse ::= [43] CHOICE`, 'BF2B' { 'A0' list | '81' error }.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum RetrieveNotificationsListResponse = 0xBF2B {
+        List(Vec<PendingNotification>) = 0xA0 "notificationList",
+        Error(NotificationsListResultError) = 0x81 "notificationsListResultError",
     }
 }
 
-/// `NotificationSentRequest ::= [48] SEQUENCE { seqNumber [0] INTEGER }`, 'BF30'
-/// (ES10b.RemoveNotificationFromList).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotificationSentRequest {
-    pub seq_number: i64,
-}
-
-impl Fields for NotificationSentRequest {
-    const TAG: Tag = Tag(0xBF30);
-    const NAME: &'static str = "NotificationSentRequest";
-    fn put_fields(&self, w: &mut Writer) {
-        w.int(Tag(0x80), self.seq_number);
-    }
-    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut rd = Rd::new(tlv, Self::NAME);
-        let seq_number = rd.int(Tag(0x80), "seqNumber")?;
-        rd.end()?;
-        Ok(Self { seq_number })
+one_field_sequence! {
+    /// `NotificationSentRequest ::= [48] SEQUENCE { seqNumber [0] INTEGER }`, 'BF30'
+    /// (ES10b.RemoveNotificationFromList).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct NotificationSentRequest = 0xBF30 {
+        pub seq_number: i64 = 0x80 "seqNumber"
     }
 }
 
@@ -1168,25 +972,11 @@ named_int! {
     DeleteNotificationStatus { OK = 0 => "ok", NOTHING_TO_DELETE = 1 => "nothingToDelete", UNDEFINED_ERROR = 127 => "undefinedError" }
 }
 
-/// `NotificationSentResponse ::= [48] SEQUENCE { deleteNotificationStatus }`, 'BF30' { '80' }.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotificationSentResponse {
-    pub delete_notification_status: DeleteNotificationStatus,
-}
-
-impl Fields for NotificationSentResponse {
-    const TAG: Tag = Tag(0xBF30);
-    const NAME: &'static str = "NotificationSentResponse";
-    fn put_fields(&self, w: &mut Writer) {
-        w.int(Tag(0x80), self.delete_notification_status.0);
-    }
-    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut rd = Rd::new(tlv, Self::NAME);
-        let s = rd.int(Tag(0x80), "deleteNotificationStatus")?;
-        rd.end()?;
-        Ok(Self {
-            delete_notification_status: DeleteNotificationStatus(s),
-        })
+one_field_sequence! {
+    /// `NotificationSentResponse ::= [48] SEQUENCE { deleteNotificationStatus }`, 'BF30' { '80' }.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct NotificationSentResponse = 0xBF30 {
+        pub delete_notification_status: DeleteNotificationStatus = 0x80 "deleteNotificationStatus"
     }
 }
 
@@ -1195,8 +985,6 @@ asn1_via_fields!(
     ListNotificationResponse,
     RetrieveNotificationsListRequest,
     RetrieveNotificationsListResponse,
-    NotificationSentRequest,
-    NotificationSentResponse
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1244,23 +1032,11 @@ impl Fields for ProfilePolicyAuthorisationRule {
     }
 }
 
-/// `GetRatResponse ::= [67] SEQUENCE { rat RulesAuthorisationTable }`, 'BF43' { 'A0' { '30'... } }.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GetRatResponse {
-    pub rat: Vec<ProfilePolicyAuthorisationRule>,
-}
-
-impl Fields for GetRatResponse {
-    const TAG: Tag = Tag(0xBF43);
-    const NAME: &'static str = "GetRatResponse";
-    fn put_fields(&self, w: &mut Writer) {
-        w.seq_of(Tag(0xA0), &self.rat, |r, w| r.write(w));
-    }
-    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut rd = Rd::new(tlv, Self::NAME);
-        let rat = rd.seq_of(Tag(0xA0), ProfilePolicyAuthorisationRule::read)?;
-        rd.end()?;
-        Ok(Self { rat })
+one_field_sequence! {
+    /// `GetRatResponse ::= [67] SEQUENCE { rat RulesAuthorisationTable }`, 'BF43' { 'A0' { '30'... } }.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct GetRatResponse = 0xBF43 {
+        pub rat: Vec<ProfilePolicyAuthorisationRule> = 0xA0 "rat"
     }
 }
 
@@ -1336,41 +1112,27 @@ impl Fields for LoadCrlResponse {
         }
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut outer = Rd::new(tlv, Self::NAME);
-        let alt = outer.expect_any()?;
-        outer.finish()?;
+        let alt = Rd::alternative(tlv, Self::NAME)?;
         match alt.tag {
             Tag(0xA0) => {
                 let mut rd = Rd::new(&alt, Self::NAME);
                 let missing_parts = match rd.opt(Tag(0xA0))? {
                     None => None,
-                    Some(list) => {
-                        let mut out = Vec::new();
-                        for t in tlv::iter(list.value) {
-                            let t = t.map_err(|source| Error::Tlv {
-                                ty: Self::NAME,
-                                source,
-                            })?;
-                            t.expect_tag(Tag::SEQUENCE).map_err(|source| Error::Tlv {
-                                ty: Self::NAME,
-                                source,
-                            })?;
-                            let mut item = Rd::new(&t, Self::NAME);
-                            out.push(item.int(Tag(0x80), "number")?);
-                            item.end()?;
-                        }
-                        Some(out)
-                    }
+                    Some(list) => Some(Rd::items(&list, Self::NAME, |t| {
+                        t.expect_tag(Tag::SEQUENCE).ctx(Self::NAME)?;
+                        let mut item = Rd::new(t, Self::NAME);
+                        let n = item.int(Tag(0x80), "number")?;
+                        item.end()?;
+                        Ok(n)
+                    })?),
                 };
                 rd.end()?;
                 Ok(Self::Ok { missing_parts })
             }
-            Tag(0x81) => tlv::der::decode_int(alt.value)
-                .map(|v| Self::Error(LoadCrlResponseError(v)))
-                .map_err(|_| Error::InvalidField {
-                    ty: Self::NAME,
-                    field: "loadCRLResponseError",
-                }),
+            Tag(0x81) => {
+                LoadCrlResponseError::get_implicit(&alt, Self::NAME, "loadCRLResponseError")
+                    .map(Self::Error)
+            }
             tag => Err(Error::UnknownChoice {
                 ty: Self::NAME,
                 tag,
@@ -1379,33 +1141,15 @@ impl Fields for LoadCrlResponse {
     }
 }
 
-asn1_via_fields!(GetRatResponse, LoadCrlRequest, LoadCrlResponse);
+asn1_via_fields!(LoadCrlRequest, LoadCrlResponse);
 
-impl SignedEncoding for ServerSigned1 {
-    fn signed_encoding(&self) -> Vec<u8> {
-        self.to_der()
-    }
-}
-impl SignedEncoding for EuiccSigned1 {
-    fn signed_encoding(&self) -> Vec<u8> {
-        self.to_der()
-    }
-}
-impl SignedEncoding for SmdpSigned2 {
-    fn signed_encoding(&self) -> Vec<u8> {
-        self.to_der()
-    }
-}
-impl SignedEncoding for EuiccSigned2 {
-    fn signed_encoding(&self) -> Vec<u8> {
-        self.to_der()
-    }
-}
-impl SignedEncoding for EuiccCancelSessionSigned {
-    fn signed_encoding(&self) -> Vec<u8> {
-        self.to_der()
-    }
-}
+signed_as_der!(
+    ServerSigned1,
+    EuiccSigned1,
+    SmdpSigned2,
+    EuiccSigned2,
+    EuiccCancelSessionSigned
+);
 
 asn1_via_fields!(
     ServerSigned1,

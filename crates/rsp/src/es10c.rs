@@ -2,39 +2,11 @@
 
 use tlv::{Tag, Tlv, Writer};
 
-use crate::es8p::{
-    read_nci_list, DpProprietaryData, NotificationConfigurationInformation, OperatorId,
-};
+use crate::es8p::{DpProprietaryData, NotificationConfigurationInformation, OperatorId};
 use crate::{
-    asn1_via_fields, named_int, tags, BitString, Eid, Error, Fields, Iccid, IconType, ProfileClass,
-    ProfileState, Rd, Result, WriterExt,
+    asn1_via_fields, named_int, one_field_sequence, tagged_choice, tags, BitString, Eid, Error,
+    Fields, Iccid, IconType, Implicit, ProfileClass, ProfileState, Rd, Result, WriterExt,
 };
-
-/// Declares `[n] SEQUENCE { result [0] INTEGER {...} }` responses.
-macro_rules! result_response {
-    ($(#[$m:meta])* $name:ident, $tag:expr, $res:ident, $field:literal) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub struct $name {
-            pub result: $res,
-        }
-        impl Fields for $name {
-            const TAG: Tag = Tag($tag);
-            const NAME: &'static str = stringify!($name);
-            fn put_fields(&self, w: &mut Writer) {
-                w.int(Tag(0x80), self.result.0);
-            }
-            fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-                let mut rd = Rd::new(tlv, Self::NAME);
-                let result = $res(rd.int(Tag(0x80), $field)?);
-                rd.end()?;
-                Ok(Self { result })
-            }
-        }
-        asn1_via_fields!($name);
-    };
-}
-pub(crate) use result_response;
 
 /// A profile named by ISD-P AID ('4F') or ICCID ('5A').
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,44 +53,41 @@ pub struct ProfileInfoListRequest {
     pub tag_list: Option<Vec<u8>>,
 }
 
+/// Only carried in ProfileInfoListRequest: errors name the message.
+impl Fields for SearchCriteria {
+    const TAG: Tag = Tag(0xA0);
+    const NAME: &'static str = "ProfileInfoListRequest";
+    fn put_fields(&self, w: &mut Writer) {
+        match self {
+            Self::IsdpAid(a) => w.put(tags::AID, a),
+            Self::Iccid(i) => w.implicit(tags::ICCID, i),
+            Self::ProfileClass(p) => w.implicit(Tag(0x95), p),
+        };
+    }
+    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
+        let alt = Rd::alternative(tlv, Self::NAME)?;
+        Ok(match alt.tag {
+            Tag(0x95) => {
+                Self::ProfileClass(Implicit::get_implicit(&alt, Self::NAME, "profileClass")?)
+            }
+            _ => match ProfileIdentifier::read(&alt, Self::NAME)? {
+                ProfileIdentifier::IsdpAid(a) => Self::IsdpAid(a),
+                ProfileIdentifier::Iccid(i) => Self::Iccid(i),
+            },
+        })
+    }
+}
+
 impl Fields for ProfileInfoListRequest {
     const TAG: Tag = Tag(0xBF2D);
     const NAME: &'static str = "ProfileInfoListRequest";
     fn put_fields(&self, w: &mut Writer) {
-        if let Some(c) = &self.search_criteria {
-            w.nested(Tag(0xA0), |w| match c {
-                SearchCriteria::IsdpAid(a) => {
-                    w.put(tags::AID, a);
-                }
-                SearchCriteria::Iccid(i) => {
-                    w.put(tags::ICCID, &i.0);
-                }
-                SearchCriteria::ProfileClass(p) => {
-                    w.int(Tag(0x95), p.0);
-                }
-            });
-        }
-        w.put_opt(tags::TAG_LIST, self.tag_list.as_deref());
+        w.opt_implicit(SearchCriteria::TAG, self.search_criteria.as_ref())
+            .put_opt(tags::TAG_LIST, self.tag_list.as_deref());
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
-        let search_criteria = match rd.opt(Tag(0xA0))? {
-            None => None,
-            Some(a0) => {
-                let mut inner = Rd::new(&a0, Self::NAME);
-                let alt = inner.expect_any()?;
-                inner.finish()?;
-                Some(match alt.tag {
-                    Tag(0x95) => SearchCriteria::ProfileClass(ProfileClass(
-                        tlv::der::decode_int(alt.value).map_err(|_| rd.err("profileClass"))?,
-                    )),
-                    _ => match ProfileIdentifier::read(&alt, Self::NAME)? {
-                        ProfileIdentifier::IsdpAid(a) => SearchCriteria::IsdpAid(a),
-                        ProfileIdentifier::Iccid(i) => SearchCriteria::Iccid(i),
-                    },
-                })
-            }
-        };
+        let search_criteria = rd.opt_field(SearchCriteria::TAG)?;
         let tag_list = rd.opt_bytes(tags::TAG_LIST)?;
         rd.end()?;
         Ok(Self {
@@ -163,55 +132,34 @@ impl Fields for ProfileInfo {
     const TAG: Tag = Tag(0xE3);
     const NAME: &'static str = "ProfileInfo";
     fn put_fields(&self, w: &mut Writer) {
-        if let Some(i) = &self.iccid {
-            w.put(tags::ICCID, &i.0);
-        }
-        w.put_opt(tags::AID, self.isdp_aid.as_deref());
-        if let Some(s) = self.profile_state {
-            w.int(Tag(0x9F70), s.0);
-        }
-        for (tag, v) in [
-            (0x90, &self.profile_nickname),
-            (0x91, &self.service_provider_name),
-            (0x92, &self.profile_name),
-        ] {
-            if let Some(s) = v {
-                w.utf8(Tag(tag), s);
-            }
-        }
-        if let Some(t) = self.icon_type {
-            w.int(Tag(0x93), t.0);
-        }
-        w.put_opt(Tag(0x94), self.icon.as_deref());
-        if let Some(c) = self.profile_class {
-            w.int(Tag(0x95), c.0);
-        }
-        if let Some(l) = &self.notification_configuration_info {
-            w.seq_of(Tag(0xB6), l, |n, w| n.write(w));
-        }
-        if let Some(o) = &self.profile_owner {
-            o.write_as(Tag(0xB7), w);
-        }
-        if let Some(d) = &self.dp_proprietary_data {
-            d.write_as(Tag(0xB8), w);
-        }
-        if let Some(p) = &self.profile_policy_rules {
-            w.bits(Tag(0x99), p);
-        }
+        w.opt_implicit(tags::ICCID, self.iccid.as_ref())
+            .put_opt(tags::AID, self.isdp_aid.as_deref())
+            .opt_implicit(Tag(0x9F70), self.profile_state.as_ref())
+            .opt_implicit(Tag(0x90), self.profile_nickname.as_ref())
+            .opt_implicit(Tag(0x91), self.service_provider_name.as_ref())
+            .opt_implicit(Tag(0x92), self.profile_name.as_ref())
+            .opt_implicit(Tag(0x93), self.icon_type.as_ref())
+            .put_opt(Tag(0x94), self.icon.as_deref())
+            .opt_implicit(Tag(0x95), self.profile_class.as_ref())
+            .opt_implicit(Tag(0xB6), self.notification_configuration_info.as_ref())
+            .opt_implicit(Tag(0xB7), self.profile_owner.as_ref())
+            .opt_implicit(Tag(0xB8), self.dp_proprietary_data.as_ref())
+            .opt_implicit(Tag(0x99), self.profile_policy_rules.as_ref());
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
         let v = Self {
             iccid: rd.opt_iccid()?,
             isdp_aid: rd.opt_bytes(tags::AID)?,
-            profile_state: rd.opt_int(Tag(0x9F70), "profileState")?.map(ProfileState),
+            profile_state: rd.opt_implicit(Tag(0x9F70), "profileState")?,
             profile_nickname: rd.opt_utf8(Tag(0x90), "profileNickname")?,
             service_provider_name: rd.opt_utf8(Tag(0x91), "serviceProviderName")?,
             profile_name: rd.opt_utf8(Tag(0x92), "profileName")?,
-            icon_type: rd.opt_int(Tag(0x93), "iconType")?.map(IconType),
+            icon_type: rd.opt_implicit(Tag(0x93), "iconType")?,
             icon: rd.opt_bytes(Tag(0x94))?,
-            profile_class: rd.opt_int(Tag(0x95), "profileClass")?.map(ProfileClass),
-            notification_configuration_info: read_nci_list(&mut rd)?,
+            profile_class: rd.opt_implicit(Tag(0x95), "profileClass")?,
+            notification_configuration_info: rd
+                .opt_implicit(Tag(0xB6), "notificationConfigurationInfo")?,
             profile_owner: rd.opt_field(Tag(0xB7))?,
             dp_proprietary_data: rd.opt_field(Tag(0xB8))?,
             profile_policy_rules: rd.opt_bits(Tag(0x99), "profilePolicyRules")?,
@@ -226,53 +174,12 @@ named_int! {
     ProfileInfoListError { INCORRECT_INPUT_VALUES = 1 => "incorrectInputValues", UNDEFINED_ERROR = 127 => "undefinedError" }
 }
 
-/// `ProfileInfoListResponse ::= [45] CHOICE`, 'BF2D' { 'A0' list of 'E3' | '81' error }.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProfileInfoListResponse {
-    Ok(Vec<ProfileInfo>),
-    Error(ProfileInfoListError),
-}
-
-impl Fields for ProfileInfoListResponse {
-    const TAG: Tag = Tag(0xBF2D);
-    const NAME: &'static str = "ProfileInfoListResponse";
-    fn put_fields(&self, w: &mut Writer) {
-        match self {
-            Self::Ok(l) => {
-                w.seq_of(Tag(0xA0), l, |p, w| p.write(w));
-            }
-            Self::Error(e) => {
-                w.int(Tag(0x81), e.0);
-            }
-        }
-    }
-    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut outer = Rd::new(tlv, Self::NAME);
-        let alt = outer.expect_any()?;
-        outer.finish()?;
-        match alt.tag {
-            Tag(0xA0) => {
-                let mut out = Vec::new();
-                for t in tlv::iter(alt.value) {
-                    let t = t.map_err(|source| Error::Tlv {
-                        ty: Self::NAME,
-                        source,
-                    })?;
-                    out.push(ProfileInfo::read(&t)?);
-                }
-                Ok(Self::Ok(out))
-            }
-            Tag(0x81) => tlv::der::decode_int(alt.value)
-                .map(|v| Self::Error(ProfileInfoListError(v)))
-                .map_err(|_| Error::InvalidField {
-                    ty: Self::NAME,
-                    field: "profileInfoListError",
-                }),
-            tag => Err(Error::UnknownChoice {
-                ty: Self::NAME,
-                tag,
-            }),
-        }
+tagged_choice! {
+    /// `ProfileInfoListResponse ::= [45] CHOICE`, 'BF2D' { 'A0' list of 'E3' | '81' error }.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum ProfileInfoListResponse = 0xBF2D {
+        Ok(Vec<ProfileInfo>) = 0xA0 "profileInfoListOk",
+        Error(ProfileInfoListError) = 0x81 "profileInfoListError",
     }
 }
 
@@ -295,10 +202,7 @@ macro_rules! profile_op_request {
             }
             fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
                 let mut rd = Rd::new(tlv, Self::NAME);
-                let a0 = rd.expect(Tag(0xA0))?;
-                let mut inner = Rd::new(&a0, Self::NAME);
-                let alt = inner.expect_any()?;
-                inner.finish()?;
+                let alt = Rd::alternative(&rd.expect(Tag(0xA0))?, Self::NAME)?;
                 let profile_identifier = ProfileIdentifier::read(&alt, Self::NAME)?;
                 let refresh_flag = rd.boolean(Tag(0x81), "refreshFlag")?;
                 rd.end()?;
@@ -364,26 +268,41 @@ named_int! {
     SetNicknameResult { OK = 0 => "ok", ICCID_NOT_FOUND = 1 => "iccidNotFound", UNDEFINED_ERROR = 127 => "undefinedError" }
 }
 
-result_response!(
+one_field_sequence! {
     /// `EnableProfileResponse ::= [49] SEQUENCE { enableResult }`, 'BF31' { '80' }.
-    EnableProfileResponse, 0xBF31, EnableResult, "enableResult"
-);
-result_response!(
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct EnableProfileResponse = 0xBF31 {
+        pub result: EnableResult = 0x80 "enableResult"
+    }
+}
+one_field_sequence! {
     /// `DisableProfileResponse ::= [50] SEQUENCE { disableResult }`, 'BF32' { '80' }.
-    DisableProfileResponse, 0xBF32, DisableResult, "disableResult"
-);
-result_response!(
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct DisableProfileResponse = 0xBF32 {
+        pub result: DisableResult = 0x80 "disableResult"
+    }
+}
+one_field_sequence! {
     /// `DeleteProfileResponse ::= [51] SEQUENCE { deleteResult }`, 'BF33' { '80' }.
-    DeleteProfileResponse, 0xBF33, DeleteResult, "deleteResult"
-);
-result_response!(
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct DeleteProfileResponse = 0xBF33 {
+        pub result: DeleteResult = 0x80 "deleteResult"
+    }
+}
+one_field_sequence! {
     /// `EuiccMemoryResetResponse ::= [52] SEQUENCE { resetResult }`, 'BF34' { '80' }.
-    EuiccMemoryResetResponse, 0xBF34, ResetResult, "resetResult"
-);
-result_response!(
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct EuiccMemoryResetResponse = 0xBF34 {
+        pub result: ResetResult = 0x80 "resetResult"
+    }
+}
+one_field_sequence! {
     /// `SetNicknameResponse ::= [41] SEQUENCE { setNicknameResult }`, 'BF29' { '80' }.
-    SetNicknameResponse, 0xBF29, SetNicknameResult, "setNicknameResult"
-);
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct SetNicknameResponse = 0xBF29 {
+        pub result: SetNicknameResult = 0x80 "setNicknameResult"
+    }
+}
 
 /// `DeleteProfileRequest ::= [51] CHOICE { isdpAid '4F', iccid '5A' }`, 'BF33' (§5.7.18).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -396,9 +315,7 @@ impl Fields for DeleteProfileRequest {
         self.0.write(w);
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut rd = Rd::new(tlv, Self::NAME);
-        let alt = rd.expect_any()?;
-        rd.finish()?;
+        let alt = Rd::alternative(tlv, Self::NAME)?;
         ProfileIdentifier::read(&alt, Self::NAME).map(Self)
     }
 }
@@ -410,24 +327,12 @@ pub mod reset_options {
     pub const RESET_DEFAULT_SMDP_ADDRESS: usize = 2;
 }
 
-/// `EuiccMemoryResetRequest ::= [52] SEQUENCE { resetOptions [2] BIT STRING }`, 'BF34' { '82' } (§5.7.19).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EuiccMemoryResetRequest {
-    /// See [`reset_options`].
-    pub reset_options: BitString,
-}
-
-impl Fields for EuiccMemoryResetRequest {
-    const TAG: Tag = Tag(0xBF34);
-    const NAME: &'static str = "EuiccMemoryResetRequest";
-    fn put_fields(&self, w: &mut Writer) {
-        w.bits(Tag(0x82), &self.reset_options);
-    }
-    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut rd = Rd::new(tlv, Self::NAME);
-        let reset_options = rd.bits(Tag(0x82), "resetOptions")?;
-        rd.end()?;
-        Ok(Self { reset_options })
+one_field_sequence! {
+    /// `EuiccMemoryResetRequest ::= [52] SEQUENCE { resetOptions [2] BIT STRING }`, 'BF34' { '82' } (§5.7.19).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct EuiccMemoryResetRequest = 0xBF34 {
+        /// See [`reset_options`].
+        pub reset_options: BitString = 0x82 "resetOptions"
     }
 }
 
@@ -458,23 +363,11 @@ impl Fields for GetEuiccDataRequest {
     }
 }
 
-/// `GetEuiccDataResponse ::= [62] SEQUENCE { eidValue '5A' Octet16 }`, 'BF3E'.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GetEuiccDataResponse {
-    pub eid: Eid,
-}
-
-impl Fields for GetEuiccDataResponse {
-    const TAG: Tag = Tag(0xBF3E);
-    const NAME: &'static str = "GetEuiccDataResponse";
-    fn put_fields(&self, w: &mut Writer) {
-        w.put(Tag(0x5A), &self.eid.0);
-    }
-    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
-        let mut rd = Rd::new(tlv, Self::NAME);
-        let eid = Eid(rd.fixed(Tag(0x5A), "eidValue")?);
-        rd.end()?;
-        Ok(Self { eid })
+one_field_sequence! {
+    /// `GetEuiccDataResponse ::= [62] SEQUENCE { eidValue '5A' Octet16 }`, 'BF3E'.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GetEuiccDataResponse = 0xBF3E {
+        pub eid: Eid = 0x5A "eidValue"
     }
 }
 
@@ -510,8 +403,6 @@ asn1_via_fields!(
     ProfileInfoListResponse,
     ProfileInfo,
     DeleteProfileRequest,
-    EuiccMemoryResetRequest,
     GetEuiccDataRequest,
-    GetEuiccDataResponse,
     SetNicknameRequest
 );

@@ -168,9 +168,7 @@ impl Fields for ConfigureIsdpRequest {
     const TAG: Tag = Tag(0xBF24);
     const NAME: &'static str = "ConfigureISDPRequest";
     fn put_fields(&self, w: &mut Writer) {
-        if let Some(d) = &self.dp_proprietary_data {
-            d.write_as(Tag(0xB8), w);
-        }
+        w.opt_implicit(Tag(0xB8), self.dp_proprietary_data.as_ref());
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
@@ -238,34 +236,11 @@ impl Fields for NotificationConfigurationInformation {
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
         let v = Self {
-            profile_management_operation: NotificationEvents(
-                rd.bits(Tag(0x80), "profileManagementOperation")?,
-            ),
+            profile_management_operation: rd.implicit(Tag(0x80), "profileManagementOperation")?,
             notification_address: rd.utf8(Tag(0x81), "notificationAddress")?,
         };
         rd.end()?;
         Ok(v)
-    }
-}
-
-pub(crate) fn read_nci_list(
-    rd: &mut Rd<'_>,
-) -> Result<Option<Vec<NotificationConfigurationInformation>>> {
-    match rd.opt(Tag(0xB6))? {
-        None => Ok(None),
-        Some(t) => {
-            let mut out = Vec::new();
-            for item in tlv::iter(t.value) {
-                let item = item.map_err(|source| Error::Tlv {
-                    ty: rd.ty_name(),
-                    source,
-                })?;
-                out.push(<NotificationConfigurationInformation as Fields>::read(
-                    &item,
-                )?);
-            }
-            Ok(Some(out))
-        }
     }
 }
 
@@ -299,25 +274,15 @@ impl Fields for StoreMetadataRequest {
     const TAG: Tag = Tag(0xBF25);
     const NAME: &'static str = "StoreMetadataRequest";
     fn put_fields(&self, w: &mut Writer) {
-        w.put(tags::ICCID, &self.iccid.0)
+        w.implicit(tags::ICCID, &self.iccid)
             .utf8(Tag(0x91), &self.service_provider_name)
-            .utf8(Tag(0x92), &self.profile_name);
-        if let Some(t) = self.icon_type {
-            w.int(Tag(0x93), t.0);
-        }
-        w.put_opt(Tag(0x94), self.icon.as_deref());
-        if let Some(c) = self.profile_class {
-            w.int(Tag(0x95), c.0);
-        }
-        if let Some(l) = &self.notification_configuration_info {
-            w.seq_of(Tag(0xB6), l, |n, w| n.write(w));
-        }
-        if let Some(o) = &self.profile_owner {
-            o.write_as(Tag(0xB7), w);
-        }
-        if let Some(p) = &self.profile_policy_rules {
-            w.bits(Tag(0x99), p);
-        }
+            .utf8(Tag(0x92), &self.profile_name)
+            .opt_implicit(Tag(0x93), self.icon_type.as_ref())
+            .put_opt(Tag(0x94), self.icon.as_deref())
+            .opt_implicit(Tag(0x95), self.profile_class.as_ref())
+            .opt_implicit(Tag(0xB6), self.notification_configuration_info.as_ref())
+            .opt_implicit(Tag(0xB7), self.profile_owner.as_ref())
+            .opt_implicit(Tag(0x99), self.profile_policy_rules.as_ref());
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
@@ -325,10 +290,11 @@ impl Fields for StoreMetadataRequest {
             iccid: rd.iccid()?,
             service_provider_name: rd.utf8(Tag(0x91), "serviceProviderName")?,
             profile_name: rd.utf8(Tag(0x92), "profileName")?,
-            icon_type: rd.opt_int(Tag(0x93), "iconType")?.map(IconType),
+            icon_type: rd.opt_implicit(Tag(0x93), "iconType")?,
             icon: rd.opt_bytes(Tag(0x94))?,
-            profile_class: rd.opt_int(Tag(0x95), "profileClass")?.map(ProfileClass),
-            notification_configuration_info: read_nci_list(&mut rd)?,
+            profile_class: rd.opt_implicit(Tag(0x95), "profileClass")?,
+            notification_configuration_info: rd
+                .opt_implicit(Tag(0xB6), "notificationConfigurationInfo")?,
             profile_owner: rd.opt_field(Tag(0xB7))?,
             profile_policy_rules: rd.opt_bits(Tag(0x99), "profilePolicyRules")?,
         };
@@ -351,26 +317,18 @@ impl Fields for UpdateMetadataRequest {
     const TAG: Tag = Tag(0xBF2A);
     const NAME: &'static str = "UpdateMetadataRequest";
     fn put_fields(&self, w: &mut Writer) {
-        if let Some(s) = &self.service_provider_name {
-            w.utf8(Tag(0x91), s);
-        }
-        if let Some(s) = &self.profile_name {
-            w.utf8(Tag(0x92), s);
-        }
-        if let Some(t) = self.icon_type {
-            w.int(Tag(0x93), t.0);
-        }
-        w.put_opt(Tag(0x94), self.icon.as_deref());
-        if let Some(p) = &self.profile_policy_rules {
-            w.bits(Tag(0x99), p);
-        }
+        w.opt_implicit(Tag(0x91), self.service_provider_name.as_ref())
+            .opt_implicit(Tag(0x92), self.profile_name.as_ref())
+            .opt_implicit(Tag(0x93), self.icon_type.as_ref())
+            .put_opt(Tag(0x94), self.icon.as_deref())
+            .opt_implicit(Tag(0x99), self.profile_policy_rules.as_ref());
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
         let v = Self {
             service_provider_name: rd.opt_utf8(Tag(0x91), "serviceProviderName")?,
             profile_name: rd.opt_utf8(Tag(0x92), "profileName")?,
-            icon_type: rd.opt_int(Tag(0x93), "iconType")?.map(IconType),
+            icon_type: rd.opt_implicit(Tag(0x93), "iconType")?,
             icon: rd.opt_bytes(Tag(0x94))?,
             profile_policy_rules: rd.opt_bits(Tag(0x99), "profilePolicyRules")?,
         };
@@ -430,55 +388,25 @@ pub struct BoundProfilePackage {
     pub sequence_of_86: Vec<Vec<u8>>,
 }
 
-fn read_values(rd: &mut Rd<'_>, t: &Tlv<'_>, inner: Tag) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    for item in tlv::iter(t.value) {
-        let item = item.map_err(|source| Error::Tlv {
-            ty: rd.ty_name(),
-            source,
-        })?;
-        item.expect_tag(inner).map_err(|source| Error::Tlv {
-            ty: rd.ty_name(),
-            source,
-        })?;
-        out.push(item.value.to_vec());
-    }
-    Ok(out)
-}
-
-fn put_values(w: &mut Writer, tag: Tag, inner: Tag, values: &[Vec<u8>]) {
-    w.nested(tag, |w| {
-        for v in values {
-            w.put(inner, v);
-        }
-    });
-}
-
 impl Fields for BoundProfilePackage {
     const TAG: Tag = Tag(0xBF36);
     const NAME: &'static str = "BoundProfilePackage";
     fn put_fields(&self, w: &mut Writer) {
         self.initialise_secure_channel_request.write(w);
-        put_values(w, Tag(0xA0), Tag(0x87), &self.first_sequence_of_87);
-        put_values(w, Tag(0xA1), Tag(0x88), &self.sequence_of_88);
+        w.values(Tag(0xA0), Tag(0x87), &self.first_sequence_of_87)
+            .values(Tag(0xA1), Tag(0x88), &self.sequence_of_88);
         if let Some(s) = &self.second_sequence_of_87 {
-            put_values(w, Tag(0xA2), Tag(0x87), s);
+            w.values(Tag(0xA2), Tag(0x87), s);
         }
-        put_values(w, Tag(0xA3), Tag(0x86), &self.sequence_of_86);
+        w.values(Tag(0xA3), Tag(0x86), &self.sequence_of_86);
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
         let initialise_secure_channel_request = rd.field(Tag(0xBF23))?;
-        let a0 = rd.expect(Tag(0xA0))?;
-        let first_sequence_of_87 = read_values(&mut rd, &a0, Tag(0x87))?;
-        let a1 = rd.expect(Tag(0xA1))?;
-        let sequence_of_88 = read_values(&mut rd, &a1, Tag(0x88))?;
-        let second_sequence_of_87 = match rd.opt(Tag(0xA2))? {
-            Some(a2) => Some(read_values(&mut rd, &a2, Tag(0x87))?),
-            None => None,
-        };
-        let a3 = rd.expect(Tag(0xA3))?;
-        let sequence_of_86 = read_values(&mut rd, &a3, Tag(0x86))?;
+        let first_sequence_of_87 = rd.values(Tag(0xA0), Tag(0x87))?;
+        let sequence_of_88 = rd.values(Tag(0xA1), Tag(0x88))?;
+        let second_sequence_of_87 = rd.opt_values(Tag(0xA2), Tag(0x87))?;
+        let sequence_of_86 = rd.values(Tag(0xA3), Tag(0x86))?;
         rd.end()?;
         Ok(Self {
             initialise_secure_channel_request,

@@ -115,6 +115,193 @@ macro_rules! asn1_via_fields {
 }
 pub(crate) use asn1_via_fields;
 
+/// Implements [`SignedEncoding`] as the DER encoding of the value (the usual case: the signature
+/// covers the whole TLV).
+macro_rules! signed_as_der {
+    ($($t:ty),* $(,)?) => {$(
+        impl $crate::SignedEncoding for $t {
+            fn signed_encoding(&self) -> Vec<u8> { $crate::Fields::to_der(self) }
+        }
+    )*};
+}
+pub(crate) use signed_as_der;
+
+/// Declares an enum coding a tagged CHOICE whose alternatives each hold one [`Implicit`] value
+/// (e.g. `[56] CHOICE { ok [0] .., error [1] .. }`), and its [`Fields`] codec. Each variant names
+/// its alternative's tag and ASN.1 identifier; `in "Message"` names the enclosing message in
+/// errors when the CHOICE is only a part of it. Decoding takes exactly one alternative; an
+/// unknown one is [`Error::UnknownChoice`]. The derives are the caller's.
+macro_rules! tagged_choice {
+    (
+        $(#[$m:meta])*
+        pub enum $name:ident = $tag:literal $(in $ty:literal)? {
+            $($(#[$vm:meta])* $alt:ident($t:ty) = $alt_tag:literal $field:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$m])*
+        pub enum $name {
+            $($(#[$vm])* $alt($t),)+
+        }
+        impl $crate::Fields for $name {
+            const TAG: ::tlv::Tag = ::tlv::Tag($tag);
+            // The `in` name if given, else the type's.
+            const NAME: &'static str = {
+                let names = [stringify!($name) $(, $ty)?];
+                names[names.len() - 1]
+            };
+            fn put_fields(&self, w: &mut ::tlv::Writer) {
+                match self {
+                    $(Self::$alt(v) => $crate::Implicit::put_implicit(v, ::tlv::Tag($alt_tag), w),)+
+                }
+            }
+            fn get_fields(tlv: &::tlv::Tlv<'_>) -> $crate::Result<Self> {
+                let alt = $crate::Rd::alternative(tlv, Self::NAME)?;
+                match alt.tag {
+                    $(::tlv::Tag($alt_tag) => {
+                        $crate::Implicit::get_implicit(&alt, Self::NAME, $field).map(Self::$alt)
+                    })+
+                    tag => Err($crate::Error::UnknownChoice { ty: Self::NAME, tag }),
+                }
+            }
+        }
+    };
+}
+pub(crate) use tagged_choice;
+
+/// Declares a message `[n] SEQUENCE { field [k] T }` with one mandatory [`Implicit`] field, and
+/// its [`Fields`] and [`Asn1`] codecs (unknown extension fields are skipped). The derives are the
+/// caller's.
+macro_rules! one_field_sequence {
+    (
+        $(#[$m:meta])*
+        pub struct $name:ident = $tag:literal {
+            $(#[$fm:meta])* pub $f:ident: $t:ty = $ftag:literal $asn:literal $(,)?
+        }
+    ) => {
+        $(#[$m])*
+        pub struct $name {
+            $(#[$fm])*
+            pub $f: $t,
+        }
+        impl $crate::Fields for $name {
+            const TAG: ::tlv::Tag = ::tlv::Tag($tag);
+            const NAME: &'static str = stringify!($name);
+            fn put_fields(&self, w: &mut ::tlv::Writer) {
+                $crate::WriterExt::implicit(w, ::tlv::Tag($ftag), &self.$f);
+            }
+            fn get_fields(tlv: &::tlv::Tlv<'_>) -> $crate::Result<Self> {
+                let mut rd = $crate::Rd::new(tlv, Self::NAME);
+                let $f = rd.implicit(::tlv::Tag($ftag), $asn)?;
+                rd.end()?;
+                Ok(Self { $f })
+            }
+        }
+        $crate::asn1_via_fields!($name);
+    };
+}
+pub(crate) use one_field_sequence;
+
+/// The codec of a value carried under a tag given by its context. RSPDefinitions has `AUTOMATIC
+/// TAGS`, so SEQUENCE fields and CHOICE alternatives are IMPLICIT `[n]`: the same INTEGER, string
+/// or SEQUENCE travels under whatever tag the enclosing type assigns.
+pub(crate) trait Implicit: Sized {
+    fn put_implicit(&self, tag: Tag, w: &mut Writer);
+    /// Decodes the contents of `t` (the caller has matched its tag); errors name the enclosing
+    /// type `ty` and its `field`.
+    fn get_implicit(t: &Tlv<'_>, ty: &'static str, field: &'static str) -> Result<Self>;
+}
+
+/// Maps a value decoder's failure to [`Error::InvalidField`].
+fn invalid<T, E>(r: std::result::Result<T, E>, ty: &'static str, field: &'static str) -> Result<T> {
+    r.map_err(|_| Error::InvalidField { ty, field })
+}
+
+impl Implicit for i64 {
+    fn put_implicit(&self, tag: Tag, w: &mut Writer) {
+        w.int(tag, *self);
+    }
+    fn get_implicit(t: &Tlv<'_>, ty: &'static str, field: &'static str) -> Result<Self> {
+        invalid(tlv::der::decode_int(t.value), ty, field)
+    }
+}
+
+impl Implicit for bool {
+    fn put_implicit(&self, tag: Tag, w: &mut Writer) {
+        w.boolean(tag, *self);
+    }
+    fn get_implicit(t: &Tlv<'_>, ty: &'static str, field: &'static str) -> Result<Self> {
+        invalid(tlv::der::decode_bool(t.value), ty, field)
+    }
+}
+
+/// UTF8String.
+impl Implicit for String {
+    fn put_implicit(&self, tag: Tag, w: &mut Writer) {
+        w.utf8(tag, self);
+    }
+    fn get_implicit(t: &Tlv<'_>, ty: &'static str, field: &'static str) -> Result<Self> {
+        invalid(String::from_utf8(t.value.to_vec()), ty, field)
+    }
+}
+
+impl Implicit for BitString {
+    fn put_implicit(&self, tag: Tag, w: &mut Writer) {
+        w.bits(tag, self);
+    }
+    fn get_implicit(t: &Tlv<'_>, ty: &'static str, field: &'static str) -> Result<Self> {
+        invalid(BitString::decode(t.value), ty, field)
+    }
+}
+
+/// OCTET STRING (SIZE(N)).
+impl<const N: usize> Implicit for [u8; N] {
+    fn put_implicit(&self, tag: Tag, w: &mut Writer) {
+        w.put(tag, self);
+    }
+    fn get_implicit(t: &Tlv<'_>, ty: &'static str, field: &'static str) -> Result<Self> {
+        invalid(t.value.try_into(), ty, field)
+    }
+}
+
+/// A [`Fields`] type under an IMPLICIT tag (or its own).
+impl<T: Fields> Implicit for T {
+    fn put_implicit(&self, tag: Tag, w: &mut Writer) {
+        self.write_as(tag, w);
+    }
+    fn get_implicit(t: &Tlv<'_>, _: &'static str, _: &'static str) -> Result<Self> {
+        T::get_fields(t)
+    }
+}
+
+/// `SEQUENCE OF T`.
+impl<T: Element> Implicit for Vec<T> {
+    fn put_implicit(&self, tag: Tag, w: &mut Writer) {
+        w.nested(tag, |w| {
+            for e in self {
+                e.put_element(w);
+            }
+        });
+    }
+    fn get_implicit(t: &Tlv<'_>, ty: &'static str, _: &'static str) -> Result<Self> {
+        Rd::items(t, ty, T::get_element)
+    }
+}
+
+/// An element of a `SEQUENCE OF`: a value that carries its own tag.
+pub(crate) trait Element: Sized {
+    fn put_element(&self, w: &mut Writer);
+    fn get_element(t: &Tlv<'_>) -> Result<Self>;
+}
+
+impl<T: Fields> Element for T {
+    fn put_element(&self, w: &mut Writer) {
+        self.write(w);
+    }
+    fn get_element(t: &Tlv<'_>) -> Result<Self> {
+        T::read(t)
+    }
+}
+
 /// Maps `tlv` errors into [`Error::Tlv`] for the type being decoded.
 pub(crate) trait Ctx<T> {
     fn ctx(self, ty: &'static str) -> Result<T>;
@@ -152,9 +339,6 @@ impl<'a> Rd<'a> {
     pub(crate) fn next(&mut self) -> Result<Option<Tlv<'a>>> {
         self.r.next().ctx(self.ty)
     }
-    pub(crate) fn ty_name(&self) -> &'static str {
-        self.ty
-    }
     /// The next object whatever its tag; missing is an error.
     pub(crate) fn expect_any(&mut self) -> Result<Tlv<'a>> {
         let ty = self.ty;
@@ -169,6 +353,21 @@ impl<'a> Rd<'a> {
     pub(crate) fn opt(&mut self, tag: Tag) -> Result<Option<Tlv<'a>>> {
         self.r.optional(tag).ctx(self.ty)
     }
+    /// A field with an [`Implicit`] codec under `tag`.
+    pub(crate) fn implicit<T: Implicit>(&mut self, tag: Tag, field: &'static str) -> Result<T> {
+        let t = self.expect(tag)?;
+        T::get_implicit(&t, self.ty, field)
+    }
+    pub(crate) fn opt_implicit<T: Implicit>(
+        &mut self,
+        tag: Tag,
+        field: &'static str,
+    ) -> Result<Option<T>> {
+        match self.opt(tag)? {
+            Some(t) => T::get_implicit(&t, self.ty, field).map(Some),
+            None => Ok(None),
+        }
+    }
     pub(crate) fn bytes(&mut self, tag: Tag) -> Result<Vec<u8>> {
         Ok(self.expect(tag)?.value.to_vec())
     }
@@ -180,58 +379,32 @@ impl<'a> Rd<'a> {
         tag: Tag,
         field: &'static str,
     ) -> Result<[u8; N]> {
-        let v = self.expect(tag)?.value;
-        v.try_into().map_err(|_| self.err(field))
+        self.implicit(tag, field)
     }
     pub(crate) fn opt_fixed<const N: usize>(
         &mut self,
         tag: Tag,
         field: &'static str,
     ) -> Result<Option<[u8; N]>> {
-        match self.opt(tag)? {
-            Some(t) => t.value.try_into().map(Some).map_err(|_| self.err(field)),
-            None => Ok(None),
-        }
+        self.opt_implicit(tag, field)
     }
     pub(crate) fn utf8(&mut self, tag: Tag, field: &'static str) -> Result<String> {
-        let v = self.expect(tag)?.value;
-        String::from_utf8(v.to_vec()).map_err(|_| self.err(field))
+        self.implicit(tag, field)
     }
     pub(crate) fn opt_utf8(&mut self, tag: Tag, field: &'static str) -> Result<Option<String>> {
-        match self.opt(tag)? {
-            Some(t) => String::from_utf8(t.value.to_vec())
-                .map(Some)
-                .map_err(|_| self.err(field)),
-            None => Ok(None),
-        }
+        self.opt_implicit(tag, field)
     }
     pub(crate) fn int(&mut self, tag: Tag, field: &'static str) -> Result<i64> {
-        let v = self.expect(tag)?.value;
-        tlv::der::decode_int(v).map_err(|_| self.err(field))
-    }
-    pub(crate) fn opt_int(&mut self, tag: Tag, field: &'static str) -> Result<Option<i64>> {
-        match self.opt(tag)? {
-            Some(t) => tlv::der::decode_int(t.value)
-                .map(Some)
-                .map_err(|_| self.err(field)),
-            None => Ok(None),
-        }
+        self.implicit(tag, field)
     }
     pub(crate) fn boolean(&mut self, tag: Tag, field: &'static str) -> Result<bool> {
-        let v = self.expect(tag)?.value;
-        tlv::der::decode_bool(v).map_err(|_| self.err(field))
+        self.implicit(tag, field)
     }
     pub(crate) fn bits(&mut self, tag: Tag, field: &'static str) -> Result<BitString> {
-        let v = self.expect(tag)?.value;
-        BitString::decode(v).map_err(|_| self.err(field))
+        self.implicit(tag, field)
     }
     pub(crate) fn opt_bits(&mut self, tag: Tag, field: &'static str) -> Result<Option<BitString>> {
-        match self.opt(tag)? {
-            Some(t) => BitString::decode(t.value)
-                .map(Some)
-                .map_err(|_| self.err(field)),
-            None => Ok(None),
-        }
+        self.opt_implicit(tag, field)
     }
     /// A field of a type with a [`Fields`] codec, under tag `tag` (its own or an implicit one).
     pub(crate) fn field<T: Fields>(&mut self, tag: Tag) -> Result<T> {
@@ -244,46 +417,70 @@ impl<'a> Rd<'a> {
             None => Ok(None),
         }
     }
+    /// The single alternative of a CHOICE carried as the contents of `t` (an explicitly tagged
+    /// CHOICE, or a tagged CHOICE message): missing or followed by anything is an error.
+    pub(crate) fn alternative(t: &Tlv<'a>, ty: &'static str) -> Result<Tlv<'a>> {
+        let mut rd = Rd::new(t, ty);
+        let alt = rd.expect_any()?;
+        rd.finish()?;
+        Ok(alt)
+    }
+    /// The elements of a `SEQUENCE OF` held in the contents of `t`, each decoded by `f`.
+    pub(crate) fn items<T>(
+        t: &Tlv<'a>,
+        ty: &'static str,
+        mut f: impl FnMut(&Tlv<'a>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        tlv::iter(t.value).map(|item| f(&item.ctx(ty)?)).collect()
+    }
     /// A `SEQUENCE OF` under `tag`, each element decoded by `f`.
     pub(crate) fn seq_of<T>(
         &mut self,
         tag: Tag,
-        mut f: impl FnMut(&Tlv<'a>) -> Result<T>,
+        f: impl FnMut(&Tlv<'a>) -> Result<T>,
     ) -> Result<Vec<T>> {
         let t = self.expect(tag)?;
-        let mut out = Vec::new();
-        for item in tlv::iter(t.value) {
-            out.push(f(&item.ctx(self.ty)?)?);
+        Rd::items(&t, self.ty, f)
+    }
+    /// A `SEQUENCE OF` primitive values all tagged `inner` (e.g. OCTET STRINGs) under `tag`,
+    /// as their contents.
+    pub(crate) fn values(&mut self, tag: Tag, inner: Tag) -> Result<Vec<Vec<u8>>> {
+        let t = self.expect(tag)?;
+        Rd::inner_values(&t, self.ty, inner)
+    }
+    pub(crate) fn opt_values(&mut self, tag: Tag, inner: Tag) -> Result<Option<Vec<Vec<u8>>>> {
+        match self.opt(tag)? {
+            Some(t) => Rd::inner_values(&t, self.ty, inner).map(Some),
+            None => Ok(None),
         }
-        Ok(out)
+    }
+    fn inner_values(t: &Tlv<'a>, ty: &'static str, inner: Tag) -> Result<Vec<Vec<u8>>> {
+        Rd::items(t, ty, |v| {
+            v.expect_tag(inner).ctx(ty)?;
+            Ok(v.value.to_vec())
+        })
     }
     pub(crate) fn txid(&mut self, tag: Tag) -> Result<TransactionId> {
         let v = self.expect(tag)?.value;
         TransactionId::from_field(v, self.ty)
     }
     pub(crate) fn oid(&mut self, tag: Tag, field: &'static str) -> Result<Oid> {
-        let v = self.expect(tag)?.value;
-        Oid::from_contents(v).map_err(|_| self.err(field))
+        self.implicit(tag, field)
     }
     pub(crate) fn opt_oid(&mut self, tag: Tag, field: &'static str) -> Result<Option<Oid>> {
-        match self.opt(tag)? {
-            Some(t) => Oid::from_contents(t.value)
-                .map(Some)
-                .map_err(|_| self.err(field)),
-            None => Ok(None),
-        }
+        self.opt_implicit(tag, field)
     }
     pub(crate) fn version(&mut self, tag: Tag, field: &'static str) -> Result<Version> {
-        self.fixed::<3>(tag, field).map(Version)
+        self.implicit(tag, field)
     }
     pub(crate) fn opt_version(&mut self, tag: Tag, field: &'static str) -> Result<Option<Version>> {
-        Ok(self.opt_fixed::<3>(tag, field)?.map(Version))
+        self.opt_implicit(tag, field)
     }
     pub(crate) fn iccid(&mut self) -> Result<Iccid> {
-        self.fixed::<10>(tags::ICCID, "iccid").map(Iccid)
+        self.implicit(tags::ICCID, "iccid")
     }
     pub(crate) fn opt_iccid(&mut self) -> Result<Option<Iccid>> {
-        Ok(self.opt_fixed::<10>(tags::ICCID, "iccid")?.map(Iccid))
+        self.opt_implicit(tags::ICCID, "iccid")
     }
     /// A raw X.509 `Certificate` (or other universal SEQUENCE), kept as its full encoding.
     pub(crate) fn certificate(&mut self) -> Result<Vec<u8>> {
@@ -306,6 +503,12 @@ pub(crate) trait WriterExt {
     fn bits(&mut self, tag: Tag, v: &BitString) -> &mut Self;
     fn utf8(&mut self, tag: Tag, v: &str) -> &mut Self;
     fn seq_of<T>(&mut self, tag: Tag, items: &[T], f: impl Fn(&T, &mut Writer)) -> &mut Self;
+    /// A field with an [`Implicit`] codec under `tag`.
+    fn implicit<T: Implicit>(&mut self, tag: Tag, v: &T) -> &mut Self;
+    /// An OPTIONAL field with an [`Implicit`] codec: nothing when absent.
+    fn opt_implicit<T: Implicit>(&mut self, tag: Tag, v: Option<&T>) -> &mut Self;
+    /// A `SEQUENCE OF` primitive values all tagged `inner`, from their contents.
+    fn values(&mut self, tag: Tag, inner: Tag, values: &[Vec<u8>]) -> &mut Self;
 }
 
 impl WriterExt for Writer {
@@ -326,6 +529,21 @@ impl WriterExt for Writer {
             for i in items {
                 f(i, w);
             }
+        })
+    }
+    fn implicit<T: Implicit>(&mut self, tag: Tag, v: &T) -> &mut Self {
+        v.put_implicit(tag, self);
+        self
+    }
+    fn opt_implicit<T: Implicit>(&mut self, tag: Tag, v: Option<&T>) -> &mut Self {
+        if let Some(v) = v {
+            v.put_implicit(tag, self);
+        }
+        self
+    }
+    fn values(&mut self, tag: Tag, inner: Tag, values: &[Vec<u8>]) -> &mut Self {
+        self.seq_of(tag, values, |v, w| {
+            w.put(inner, v);
         })
     }
 }

@@ -5,8 +5,8 @@
 use tlv::{Tag, Tlv, Writer};
 
 use crate::{
-    asn1_via_fields, named_int, tags, Asn1, BitString, Certificate, Error, Fields, Iccid, Oid, Rd,
-    Result, Signed, SignedEncoding, TransactionId, WriterExt,
+    asn1_via_fields, named_int, signed_as_der, tagged_choice, tags, Asn1, BitString, Certificate,
+    Element, Error, Fields, Iccid, Implicit, Oid, Rd, Result, Signed, TransactionId, WriterExt,
 };
 
 /// One `NotificationEvent` bit.
@@ -72,6 +72,15 @@ impl From<NotificationEvent> for NotificationEvents {
     }
 }
 
+impl Implicit for NotificationEvents {
+    fn put_implicit(&self, tag: Tag, w: &mut Writer) {
+        self.0.put_implicit(tag, w)
+    }
+    fn get_implicit(t: &Tlv<'_>, ty: &'static str, field: &'static str) -> Result<Self> {
+        BitString::get_implicit(t, ty, field).map(NotificationEvents)
+    }
+}
+
 /// `NotificationMetadata ::= [47] SEQUENCE`, 'BF2F' { '80' seqNumber, '81' profileManagementOperation,
 /// '0C' notificationAddress, '5A' iccid? }.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,10 +99,8 @@ impl Fields for NotificationMetadata {
     fn put_fields(&self, w: &mut Writer) {
         w.int(Tag(0x80), self.seq_number)
             .bits(Tag(0x81), &self.profile_management_operation.to_bits())
-            .utf8(Tag::UTF8_STRING, &self.notification_address);
-        if let Some(i) = &self.iccid {
-            w.put(tags::ICCID, &i.0);
-        }
+            .utf8(Tag::UTF8_STRING, &self.notification_address)
+            .opt_implicit(tags::ICCID, self.iccid.as_ref());
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
@@ -110,12 +117,6 @@ impl Fields for NotificationMetadata {
             notification_address,
             iccid,
         })
-    }
-}
-
-impl SignedEncoding for NotificationMetadata {
-    fn signed_encoding(&self) -> Vec<u8> {
-        self.to_der()
     }
 }
 
@@ -203,11 +204,52 @@ pub struct ErrorResult {
     pub sima_response: Option<Vec<u8>>,
 }
 
-/// `finalResult [2] CHOICE` ('A2' { 'A0' success | 'A1' error }).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FinalResult {
-    Success(SuccessResult),
-    Error(ErrorResult),
+tagged_choice! {
+    /// `finalResult [2] CHOICE` ('A2' { 'A0' success | 'A1' error }).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum FinalResult = 0xA2 in "ProfileInstallationResultData" {
+        Success(SuccessResult) = 0xA0 "successResult",
+        Error(ErrorResult) = 0xA1 "errorResult",
+    }
+}
+
+impl Fields for SuccessResult {
+    const TAG: Tag = Tag::SEQUENCE;
+    const NAME: &'static str = "ProfileInstallationResultData";
+    fn put_fields(&self, w: &mut Writer) {
+        w.put(tags::AID, &self.aid)
+            .put(Tag::OCTET_STRING, &self.sima_response);
+    }
+    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
+        let mut rd = Rd::new(tlv, Self::NAME);
+        let aid = rd.bytes(tags::AID)?;
+        if !(5..=16).contains(&aid.len()) {
+            return Err(rd.err("aid"));
+        }
+        let sima_response = rd.bytes(Tag::OCTET_STRING)?;
+        rd.end()?;
+        Ok(Self { aid, sima_response })
+    }
+}
+
+impl Fields for ErrorResult {
+    const TAG: Tag = Tag::SEQUENCE;
+    const NAME: &'static str = "ProfileInstallationResultData";
+    fn put_fields(&self, w: &mut Writer) {
+        w.implicit(Tag(0x80), &self.bpp_command_id)
+            .implicit(Tag(0x81), &self.error_reason)
+            .put_opt(Tag(0x82), self.sima_response.as_deref());
+    }
+    fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
+        let mut rd = Rd::new(tlv, Self::NAME);
+        let v = Self {
+            bpp_command_id: rd.implicit(Tag(0x80), "bppCommandId")?,
+            error_reason: rd.implicit(Tag(0x81), "errorReason")?,
+            sima_response: rd.opt_bytes(Tag(0x82))?,
+        };
+        rd.end()?;
+        Ok(v)
+    }
 }
 
 /// `ProfileInstallationResultData ::= [39] SEQUENCE`, 'BF27' { '80' transactionId,
@@ -227,60 +269,17 @@ impl Fields for ProfileInstallationResultData {
     fn put_fields(&self, w: &mut Writer) {
         w.put(Tag(0x80), self.transaction_id.as_bytes());
         self.notification_metadata.write(w);
-        if let Some(o) = &self.smdp_oid {
-            w.put(Tag::OID, o.contents());
-        }
-        w.nested(Tag(0xA2), |w| match &self.final_result {
-            FinalResult::Success(s) => {
-                w.nested(Tag(0xA0), |w| {
-                    w.put(tags::AID, &s.aid)
-                        .put(Tag::OCTET_STRING, &s.sima_response);
-                });
-            }
-            FinalResult::Error(e) => {
-                w.nested(Tag(0xA1), |w| {
-                    w.int(Tag(0x80), e.bpp_command_id.0)
-                        .int(Tag(0x81), e.error_reason.0)
-                        .put_opt(Tag(0x82), e.sima_response.as_deref());
-                });
-            }
-        });
+        w.opt_implicit(Tag::OID, self.smdp_oid.as_ref());
+        self.final_result.write(w);
     }
     fn get_fields(tlv: &Tlv<'_>) -> Result<Self> {
         let mut rd = Rd::new(tlv, Self::NAME);
         let transaction_id = rd.txid(Tag(0x80))?;
         let notification_metadata = rd.field(Tag(0xBF2F))?;
         let smdp_oid = rd.opt_oid(Tag::OID, "smdpOid")?;
-        let a2 = rd.expect(Tag(0xA2))?;
+        let a2 = rd.expect(FinalResult::TAG)?;
         rd.end()?;
-        let mut choice = Rd::new(&a2, Self::NAME);
-        let alt = choice.expect_any()?;
-        choice.finish()?;
-        let mut r = Rd::new(&alt, Self::NAME);
-        let final_result = match alt.tag {
-            Tag(0xA0) => {
-                let aid = r.bytes(tags::AID)?;
-                if !(5..=16).contains(&aid.len()) {
-                    return Err(r.err("aid"));
-                }
-                FinalResult::Success(SuccessResult {
-                    aid,
-                    sima_response: r.bytes(Tag::OCTET_STRING)?,
-                })
-            }
-            Tag(0xA1) => FinalResult::Error(ErrorResult {
-                bpp_command_id: BppCommandId(r.int(Tag(0x80), "bppCommandId")?),
-                error_reason: ErrorReason(r.int(Tag(0x81), "errorReason")?),
-                sima_response: r.opt_bytes(Tag(0x82))?,
-            }),
-            tag => {
-                return Err(Error::UnknownChoice {
-                    ty: Self::NAME,
-                    tag,
-                })
-            }
-        };
-        r.end()?;
+        let final_result = FinalResult::get_fields(&a2)?;
         Ok(Self {
             transaction_id,
             notification_metadata,
@@ -290,11 +289,7 @@ impl Fields for ProfileInstallationResultData {
     }
 }
 
-impl SignedEncoding for ProfileInstallationResultData {
-    fn signed_encoding(&self) -> Vec<u8> {
-        self.to_der()
-    }
-}
+signed_as_der!(NotificationMetadata, ProfileInstallationResultData);
 
 /// `ProfileInstallationResult ::= [55] SEQUENCE`, 'BF37' { 'BF27' data, '5F37' euiccSignPIR }.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -372,12 +367,24 @@ impl PendingNotification {
     }
 }
 
+/// An element of RetrieveNotificationsListResponse's list.
+impl Element for PendingNotification {
+    fn put_element(&self, w: &mut Writer) {
+        match self {
+            Self::ProfileInstallationResult(p) => p.write(w),
+            Self::OtherSignedNotification(o) => o.write(w),
+        }
+    }
+    fn get_element(t: &Tlv<'_>) -> Result<Self> {
+        Self::read(t)
+    }
+}
+
 impl Asn1 for PendingNotification {
     fn encode(&self) -> Vec<u8> {
-        match self {
-            Self::ProfileInstallationResult(p) => p.to_der(),
-            Self::OtherSignedNotification(o) => o.to_der(),
-        }
+        let mut w = Writer::new();
+        self.put_element(&mut w);
+        w.into_vec()
     }
     fn decode(der: &[u8]) -> Result<Self> {
         let tlv = Tlv::parse_single(der).map_err(|source| Error::Tlv {

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Error, Fields, Result};
+use tlv::{Tag, Tlv, Writer};
+
+use crate::{Error, Fields, Implicit, Result};
 
 /// `Octet16 ::= OCTET STRING (SIZE(16))`: eUICC and server challenges.
 pub type Octet16 = [u8; 16];
@@ -297,6 +299,18 @@ macro_rules! named_int {
             }
         }
         impl From<i64> for $name { fn from(v: i64) -> Self { $name(v) } }
+        impl $crate::Implicit for $name {
+            fn put_implicit(&self, tag: ::tlv::Tag, w: &mut ::tlv::Writer) {
+                self.0.put_implicit(tag, w)
+            }
+            fn get_implicit(
+                t: &::tlv::Tlv<'_>,
+                ty: &'static str,
+                field: &'static str,
+            ) -> $crate::Result<Self> {
+                <i64 as $crate::Implicit>::get_implicit(t, ty, field).map($name)
+            }
+        }
     };
 }
 pub(crate) use named_int;
@@ -361,6 +375,31 @@ impl fmt::Display for Oid {
 impl fmt::Debug for Oid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Oid({self})")
+    }
+}
+
+/// Implements [`Implicit`] for a newtype over `[u8; N]` (OCTET STRING (SIZE(N))).
+macro_rules! fixed_implicit {
+    ($($t:ident),*) => {$(
+        impl Implicit for $t {
+            fn put_implicit(&self, tag: Tag, w: &mut Writer) {
+                self.0.put_implicit(tag, w)
+            }
+            fn get_implicit(t: &Tlv<'_>, ty: &'static str, field: &'static str) -> Result<Self> {
+                Implicit::get_implicit(t, ty, field).map($t)
+            }
+        }
+    )*};
+}
+fixed_implicit!(Version, Iccid, Eid);
+
+/// OBJECT IDENTIFIER contents.
+impl Implicit for Oid {
+    fn put_implicit(&self, tag: Tag, w: &mut Writer) {
+        w.put(tag, &self.0);
+    }
+    fn get_implicit(t: &Tlv<'_>, ty: &'static str, field: &'static str) -> Result<Self> {
+        Oid::from_contents(t.value).map_err(|_| Error::InvalidField { ty, field })
     }
 }
 
