@@ -141,7 +141,16 @@ pub struct FunctionExecutionStatus {
     pub status_code_data: Option<StatusCodeData>,
 }
 
-/// The response `header` (SGP.22 §6.5.1.3).
+impl FunctionExecutionStatus {
+    pub fn success() -> Self {
+        FunctionExecutionStatus { status: ExecutionStatus::ExecutedSuccess, status_code_data: None }
+    }
+    pub fn failed(data: impl Into<StatusCodeData>) -> Self {
+        FunctionExecutionStatus { status: ExecutionStatus::Failed, status_code_data: Some(data.into()) }
+    }
+}
+
+/// The response `header` (SGP.22 §6.5.1.3), common to ES9+ and ES2+.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseHeader {
     #[serde(rename = "functionExecutionStatus")]
@@ -150,20 +159,10 @@ pub struct ResponseHeader {
 
 impl ResponseHeader {
     pub fn success() -> Self {
-        ResponseHeader {
-            function_execution_status: FunctionExecutionStatus {
-                status: ExecutionStatus::ExecutedSuccess,
-                status_code_data: None,
-            },
-        }
+        ResponseHeader { function_execution_status: FunctionExecutionStatus::success() }
     }
     pub fn failed(data: impl Into<StatusCodeData>) -> Self {
-        ResponseHeader {
-            function_execution_status: FunctionExecutionStatus {
-                status: ExecutionStatus::Failed,
-                status_code_data: Some(data.into()),
-            },
-        }
+        ResponseHeader { function_execution_status: FunctionExecutionStatus::failed(data) }
     }
 }
 

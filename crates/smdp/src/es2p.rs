@@ -8,7 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::FunctionError;
 
 /// HTTP paths (SGP.22 §6.5 / §6.6: `/gsma/rsp2/es2plus/<function>`).
 pub const PATH_DOWNLOAD_ORDER: &str = "/gsma/rsp2/es2plus/downloadOrder";
@@ -26,77 +25,8 @@ pub struct RequestHeader {
     pub function_call_identifier: String,
 }
 
-/// `functionExecutionStatus.status` values, §6.5.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ExecutionStatus {
-    #[serde(rename = "Executed-Success")]
-    ExecutedSuccess,
-    #[serde(rename = "Executed-WithWarning")]
-    ExecutedWithWarning,
-    #[serde(rename = "Failed")]
-    Failed,
-    #[serde(rename = "Expired")]
-    Expired,
-}
-
-/// `statusCodeData`, §6.5.1 / §5.2.6.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusCodeData {
-    pub subject_code: String,
-    pub reason_code: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_identifier: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-/// `functionExecutionStatus`; the same shape is used for
-/// `notificationPointStatus` in HandleDownloadProgressInfo (§5.3.5).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FunctionExecutionStatus {
-    pub status: ExecutionStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_code_data: Option<StatusCodeData>,
-}
-
-impl FunctionExecutionStatus {
-    pub fn success() -> Self {
-        FunctionExecutionStatus {
-            status: ExecutionStatus::ExecutedSuccess,
-            status_code_data: None,
-        }
-    }
-
-    pub fn failed(err: &FunctionError) -> Self {
-        FunctionExecutionStatus {
-            status: ExecutionStatus::Failed,
-            status_code_data: Some(err.status_code_data()),
-        }
-    }
-}
-
-/// Response header, §6.5.1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResponseHeader {
-    pub function_execution_status: FunctionExecutionStatus,
-}
-
-impl ResponseHeader {
-    pub fn success() -> Self {
-        ResponseHeader {
-            function_execution_status: FunctionExecutionStatus::success(),
-        }
-    }
-
-    pub fn failed(err: &FunctionError) -> Self {
-        ResponseHeader {
-            function_execution_status: FunctionExecutionStatus::failed(err),
-        }
-    }
-}
+// The response header and its status are the same JSON for ES2+ and ES9+ (SGP.22 §6.5.1).
+pub use rsp::es9p::{ExecutionStatus, FunctionExecutionStatus, ResponseHeader, StatusCodeData};
 
 /// A response that carries only the header (failures of every function,
 /// and the success of CancelOrder / ReleaseProfile).
@@ -226,6 +156,7 @@ pub struct HandleDownloadProgressInfoRequest {
 mod tests {
     use super::*;
     use crate::codes;
+    use crate::FunctionError;
     use serde_json::json;
 
     fn hdr() -> RequestHeader {

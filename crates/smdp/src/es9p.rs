@@ -18,7 +18,7 @@ use rsp::es8p::{
     InitialiseSecureChannelSigned, NotificationConfigurationInformation, StoreMetadataRequest,
 };
 use rsp::es9p::{
-    path, Response, StatusCodeData, AuthenticateClientOk, AuthenticateClientRequest, CancelSessionRequest, Empty,
+    path, Response, AuthenticateClientOk, AuthenticateClientRequest, CancelSessionRequest, Empty,
     GetBoundProfilePackageOk, GetBoundProfilePackageRequest, HandleNotificationRequest,
     InitiateAuthenticationOk, InitiateAuthenticationRequest,
 };
@@ -686,12 +686,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         fn reply<T: serde::Serialize>(result: Outcome<T>) -> Es9Reply {
             let response = match result {
                 Ok(body) => Response::success(body),
-                Err(e) => Response::failed(StatusCodeData {
-                    subject_code: e.code.subject.to_string(),
-                    reason_code: e.code.reason.to_string(),
-                    subject_identifier: None,
-                    message: Some(e.message),
-                }),
+                Err(e) => Response::failed(&e),
             };
             Es9Reply { status: 200, body: rsp::es9p::to_json(&response) }
         }

@@ -50,12 +50,7 @@ impl FunctionError {
 
     /// The JSON `statusCodeData` for this failure.
     pub fn status_code_data(&self) -> es2p::StatusCodeData {
-        es2p::StatusCodeData {
-            subject_code: self.code.subject.to_string(),
-            reason_code: self.code.reason.to_string(),
-            subject_identifier: None,
-            message: Some(self.message.clone()),
-        }
+        es2p::StatusCodeData::from(self)
     }
 }
 
@@ -93,3 +88,14 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<&FunctionError> for rsp::es9p::StatusCodeData {
+    fn from(e: &FunctionError) -> Self {
+        rsp::es9p::StatusCodeData {
+            subject_code: e.code.subject.to_string(),
+            reason_code: e.code.reason.to_string(),
+            subject_identifier: None,
+            message: Some(e.message.clone()),
+        }
+    }
+}
