@@ -17,7 +17,6 @@ use rsp::notification::{FinalResult, ProfileInstallationResult};
 use rsp::{Asn1, CancelSessionReason, Iccid, Octet16, Octet32, Signed, TransactionId, Version};
 use tlv::{Tag, Tlv};
 
-use crate::cancel_reason as reason;
 use crate::notifications::NotificationStatus;
 use crate::{es9, Es9Transport, Lpa, LpaError, ProfileMetadata, Result};
 
@@ -226,7 +225,7 @@ impl<T: CardTransport> Lpa<T> {
         init: es9p::InitiateAuthenticationOk,
         mut confirm: impl FnMut(&ProfileMetadata) -> bool,
     ) -> std::result::Result<DownloadResult, Abort> {
-        let undefined = || cancel_with(reason::UNDEFINED_REASON);
+        let undefined = || cancel_with(CancelSessionReason::UNDEFINED_REASON);
         let decode = |function| move |source| LpaError::Decode { function, source };
 
         // §3.1.2 steps 7-10: ES10b.AuthenticateServer. The eUICC verifies the SM-DP+ signature,
@@ -308,13 +307,13 @@ impl<T: CardTransport> Lpa<T> {
 
         // §3.1.3.2: end user confirmation, and the Confirmation Code when the SM-DP+ asks for it.
         if !confirm(&metadata) {
-            return Err(cancel_with(reason::END_USER_REJECTION)(LpaError::Rejected));
+            return Err(cancel_with(CancelSessionReason::END_USER_REJECTION)(LpaError::Rejected));
         }
         let hash_cc = match (smdp_signed2.cc_required_flag, s.confirmation_code) {
             (true, Some(cc)) => Some(hash_confirmation_code(cc, s.txid)),
             // The user can come back with the code: the order stays usable (postponed).
             (true, None) => {
-                return Err(cancel_with(reason::POSTPONED)(
+                return Err(cancel_with(CancelSessionReason::POSTPONED)(
                     LpaError::ConfirmationCodeRequired,
                 ))
             }
@@ -369,7 +368,7 @@ impl<T: CardTransport> Lpa<T> {
         // §3.1.3.3: ES10b.LoadBoundProfilePackage, segment by segment.
         let loaded = self
             .load_bpp(&bpp.bound_profile_package)
-            .map_err(cancel_with(reason::LOAD_BPP_EXECUTION_ERROR))?;
+            .map_err(cancel_with(CancelSessionReason::LOAD_BPP_EXECUTION_ERROR))?;
 
         // §3.1.3.3 / §3.5: the PIR goes to the SM-DP+ of this session with
         // ES9+.HandleNotification, then leaves the eUICC's list. A failed delivery leaves it there.

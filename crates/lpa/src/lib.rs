@@ -47,32 +47,6 @@ pub use notifications::{NotificationOutcome, NotificationStatus, RetrievedNotifi
 /// Profile metadata as the SM-DP+ sends it in ES9+.AuthenticateClient (`StoreMetadataRequest`).
 pub use rsp::es8p::ProfileMetadata;
 
-/// `CancelSessionReason` values of SGP.22 v2.2.2 §5.7.14 (the `rsp` type is an open INTEGER).
-pub mod cancel_reason {
-    use rsp::CancelSessionReason;
-    pub const END_USER_REJECTION: CancelSessionReason = CancelSessionReason(0);
-    pub const POSTPONED: CancelSessionReason = CancelSessionReason(1);
-    pub const TIMEOUT: CancelSessionReason = CancelSessionReason(2);
-    pub const PPR_NOT_ALLOWED: CancelSessionReason = CancelSessionReason(3);
-    pub const METADATA_MISMATCH: CancelSessionReason = CancelSessionReason(4);
-    pub const LOAD_BPP_EXECUTION_ERROR: CancelSessionReason = CancelSessionReason(5);
-    pub const UNDEFINED_REASON: CancelSessionReason = CancelSessionReason(127);
-
-    /// The ASN.1 name of a reason.
-    pub fn name(r: CancelSessionReason) -> Option<&'static str> {
-        Some(match r.0 {
-            0 => "endUserRejection",
-            1 => "postponed",
-            2 => "timeout",
-            3 => "pprNotAllowed",
-            4 => "metadataMismatch",
-            5 => "loadBppExecutionError",
-            127 => "undefinedReason",
-            _ => return None,
-        })
-    }
-}
-
 /// Errors of the LPA engine.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LpaError {
@@ -530,19 +504,5 @@ mod tests {
         let device = default_device_info([0x35, 0x29, 0x06, 0x11], None);
         assert_send(lpa.download(&es9, "1$a.example$x", None, &device, |_| true));
         assert_send(lpa.process_notifications(&es9));
-    }
-
-    #[test]
-    fn cancel_reason_names() {
-        // SGP.22 v2.2.2 §5.7.14 CancelSessionReason.
-        assert_eq!(
-            cancel_reason::name(cancel_reason::LOAD_BPP_EXECUTION_ERROR),
-            Some("loadBppExecutionError")
-        );
-        assert_eq!(
-            cancel_reason::name(cancel_reason::UNDEFINED_REASON),
-            Some("undefinedReason")
-        );
-        assert_eq!(cancel_reason::name(CancelSessionReason(6)), None);
     }
 }

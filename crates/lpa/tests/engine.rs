@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use apdu::{CardTransport, Command, StoreDataChain, TransportError, ISD_R_AID};
 use lpa::{
-    cancel_reason, default_device_info, ChannelMode, Es9Transport, Lpa, LpaError,
+    default_device_info, ChannelMode, Es9Transport, Lpa, LpaError,
     NotificationStatus,
 };
 use rsp::es10b::{
@@ -707,7 +707,7 @@ async fn smdp_requiring_a_code_that_is_missing_postpones() {
         .await
         .unwrap_err();
     assert_eq!(err, LpaError::ConfirmationCodeRequired);
-    assert_eq!(cancel_reasons(&card), [cancel_reason::POSTPONED.0]);
+    assert_eq!(cancel_reasons(&card), [rsp::CancelSessionReason::POSTPONED.0]);
     assert_eq!(
         dp.functions(),
         [
@@ -731,7 +731,7 @@ async fn end_user_rejection_cancels_the_session() {
         .await
         .unwrap_err();
     assert_eq!(err, LpaError::Rejected);
-    assert_eq!(cancel_reasons(&card), [cancel_reason::END_USER_REJECTION.0]);
+    assert_eq!(cancel_reasons(&card), [rsp::CancelSessionReason::END_USER_REJECTION.0]);
     // ES9+.CancelSession forwards the eUICC's signed CancelSessionResponse (SGP.22 §5.6.5).
     let card_answer = cancel_session_response(&card.requests_with(&[0xBF, 0x41])[0]);
     let (address, cancel) = dp.call_to(path::CANCEL_SESSION).unwrap();
@@ -762,7 +762,7 @@ async fn es9_failed_status_becomes_an_error_and_cancels() {
             message: Some("Refused".into())
         }
     );
-    assert_eq!(cancel_reasons(&card), [cancel_reason::UNDEFINED_REASON.0]);
+    assert_eq!(cancel_reasons(&card), [rsp::CancelSessionReason::UNDEFINED_REASON.0]);
     assert_eq!(
         dp.functions(),
         [
@@ -822,7 +822,7 @@ async fn mismatching_transaction_id_cancels() {
         .await
         .unwrap_err();
     assert!(matches!(err, LpaError::Protocol(_)), "{err:?}");
-    assert_eq!(cancel_reasons(&card), [cancel_reason::UNDEFINED_REASON.0]);
+    assert_eq!(cancel_reasons(&card), [rsp::CancelSessionReason::UNDEFINED_REASON.0]);
 }
 
 #[tokio::test]
@@ -883,7 +883,7 @@ async fn status_word_during_bpp_load_cancels_with_load_bpp_execution_error() {
     ));
     assert_eq!(
         cancel_reasons(&card),
-        [cancel_reason::LOAD_BPP_EXECUTION_ERROR.0]
+        [rsp::CancelSessionReason::LOAD_BPP_EXECUTION_ERROR.0]
     );
     assert_eq!(
         dp.functions().last().map(String::as_str),
