@@ -14,10 +14,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use saip::{Personalization, ProfilePackage};
+use smdp::inventory::ProfileTemplate;
 use smdp::order::NewProfile;
-use smdp::session::package_aad;
-use smdp::{Iccid, KeyStore, SmdpStore};
+use smdp::SmdpStore;
 use zeroize::Zeroizing;
 
 use crate::config::{CliOverrides, Config};
@@ -172,79 +171,7 @@ pub struct ImportSummary {
     pub last_imsi: String,
 }
 
-/// ITU-T E.118 / ISO/IEC 7812-1 Luhn check digit of `body` (decimal digits).
-pub fn luhn_check_digit(body: &str) -> Option<u8> {
-    let mut sum = 0u32;
-    for (i, c) in body.bytes().rev().enumerate() {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        let mut d = u32::from(c - b'0');
-        // Double every second digit from the right, starting with the rightmost body digit.
-        if i % 2 == 0 {
-            d *= 2;
-            if d > 9 {
-                d -= 9;
-            }
-        }
-        sum += d;
-    }
-    Some(((10 - sum % 10) % 10) as u8)
-}
-
-/// `value + n` in decimal with the same number of digits, or `None` on overflow.
-fn add_fixed_width(value: &str, n: u64) -> Option<String> {
-    let v: u128 = value.parse().ok()?;
-    let s = format!(
-        "{:0width$}",
-        v.checked_add(u128::from(n))?,
-        width = value.len()
-    );
-    (s.len() == value.len()).then_some(s)
-}
-
-/// `count` consecutive ICCIDs from `start` (which must carry a valid check digit).
-pub fn iccid_sequence(start: &str, count: u32) -> Result<Vec<String>> {
-    if !(19..=20).contains(&start.len()) || !start.bytes().all(|b| b.is_ascii_digit()) {
-        bail!("--iccid-start must be 19 or 20 decimal digits");
-    }
-    let (body, check) = start.split_at(start.len() - 1);
-    let expected = luhn_check_digit(body).unwrap_or(0);
-    if check != expected.to_string() {
-        bail!("--iccid-start {start}: Luhn check digit should be {expected}");
-    }
-    (0..u64::from(count))
-        .map(|i| {
-            let b = add_fixed_width(body, i)
-                .with_context(|| format!("ICCID range overflows after {i} Profiles"))?;
-            let c = luhn_check_digit(&b).unwrap_or(0);
-            Ok(format!("{b}{c}"))
-        })
-        .collect()
-}
-
-/// `count` consecutive IMSIs from `start`; MCC and the first two MNC digits never change.
-pub fn imsi_sequence(start: &str, count: u32) -> Result<Vec<String>> {
-    if !(6..=15).contains(&start.len()) || !start.bytes().all(|b| b.is_ascii_digit()) {
-        bail!("--imsi-start must be 6 to 15 decimal digits");
-    }
-    let out = (0..u64::from(count))
-        .map(|i| add_fixed_width(start, i).context("IMSI range overflows"))
-        .collect::<Result<Vec<_>>>()?;
-    if let Some(last) = out.last() {
-        if last.get(..5) != start.get(..5) {
-            bail!("IMSI range {start} + {count} would change the MCC/MNC");
-        }
-    }
-    Ok(out)
-}
-
-fn random_key(len: usize) -> Zeroizing<Vec<u8>> {
-    use rand_core::Rng;
-    let mut k = Zeroizing::new(vec![0u8; len]);
-    crate::os_rng().fill_bytes(&mut k);
-    k
-}
+pub use smdp::inventory::{iccid_sequence, imsi_sequence, luhn_check_digit};
 
 fn create_private_file(path: &Path) -> Result<std::fs::File> {
     let mut opts = std::fs::OpenOptions::new();
@@ -264,34 +191,26 @@ pub async fn import(args: &ImportArgs) -> Result<ImportSummary> {
 pub async fn import_with_config(cfg: &Config, args: &ImportArgs) -> Result<ImportSummary> {
     let der = std::fs::read(&args.package)
         .with_context(|| format!("reading {}", args.package.display()))?;
-    let template = ProfilePackage::parse(&der)
-        .with_context(|| format!("parsing {}", args.package.display()))?;
-    let profile_type = match (&args.profile_type, template.profile_type()) {
-        (Some(t), _) => t.clone(),
-        (None, Some(t)) if !t.is_empty() => t.to_string(),
-        _ => bail!("the package header has no profileType: give --profile-type"),
-    };
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
+    let metadata = serde_json::json!({
+        "serviceProviderName": args.service_provider_name,
+        "profileName": args.profile_name.clone().unwrap_or_default(),
+        "profileClass": args.profile_class.as_str(),
+    });
+    let mut template = ProfileTemplate::new(&der, args.profile_type.clone(), metadata)
+        .with_context(|| format!("{}", args.package.display()))?;
+    template.owner = args.owner.clone();
+    if args.profile_name.is_none() {
+        template.metadata["profileName"] = template.profile_type.clone().into();
+    }
+    let profile_type = template.profile_type.clone();
     let iccids = iccid_sequence(&args.iccid_start, args.count)?;
     let imsis = imsi_sequence(&args.imsi_start, args.count)?;
 
-    // Key sizes follow the package's algorithm: TUAK uses a 256-bit TOPc (TS 35.231),
-    // Milenage a 128-bit OPc (TS 35.206); K is 128 bits for both.
-    let algo = template.aka().and_then(|a| a.algo()).map(|a| a.algorithm);
-    let opc_len = match algo {
-        Some(saip::AlgorithmId::Tuak) => 32,
-        _ => 16,
-    };
-
     let db = open_database(cfg).await?;
     let keystore = open_keystore(cfg)?;
-    let metadata = serde_json::json!({
-        "serviceProviderName": args.service_provider_name,
-        "profileName": args.profile_name.clone().unwrap_or_else(|| profile_type.clone()),
-        "profileClass": args.profile_class.as_str(),
-    });
     let mut keys_out = args
         .keys_out
         .as_deref()
@@ -301,37 +220,18 @@ pub async fn import_with_config(cfg: &Config, args: &ImportArgs) -> Result<Impor
     let mut batch = Vec::with_capacity(BATCH.min(iccids.len()));
     let mut done = 0usize;
     for (iccid, imsi) in iccids.iter().zip(&imsis) {
-        let k = random_key(16);
-        let opc = random_key(opc_len);
-        let mut pkg = template.clone();
-        pkg.personalize(&Personalization {
-            iccid: Some(iccid.clone()),
-            imsi: Some(imsi.clone()),
-            k: algo.map(|_| k.clone()),
-            opc: algo.map(|_| opc.clone()),
-        })
-        .with_context(|| format!("personalizing ICCID {iccid}"))?;
-        let upp = Zeroizing::new(pkg.encode());
-        let id = Iccid::parse(iccid).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let sealed = keystore
-            .seal(&package_aad(&id), &upp, &mut rng)
-            .map_err(|e| anyhow::anyhow!("sealing: {e}"))?;
-        if let (Some(f), Some(_)) = (keys_out.as_mut(), algo) {
+        let prepared = template
+            .prepare(iccid, imsi, &keystore, &mut rng)
+            .with_context(|| format!("personalizing ICCID {iccid}"))?;
+        if let (Some(f), false) = (keys_out.as_mut(), prepared.k.is_empty()) {
             let line = Zeroizing::new(format!(
                 "{iccid},{imsi},{},{}\n",
-                hex::encode_upper(&k[..]),
-                hex::encode_upper(&opc[..])
+                hex::encode_upper(&prepared.k[..]),
+                hex::encode_upper(&prepared.opc[..])
             ));
             f.write_all(line.as_bytes()).context("writing --keys-out")?;
         }
-        batch.push(NewProfile {
-            iccid: id,
-            imsi: Some(imsi.clone()),
-            profile_type: profile_type.clone(),
-            owner: args.owner.clone(),
-            package: sealed,
-            metadata: metadata.clone(),
-        });
+        batch.push(prepared.profile);
         if batch.len() == BATCH {
             done += flush(&db, &mut batch, done).await?;
         }

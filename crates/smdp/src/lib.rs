@@ -15,6 +15,7 @@ pub mod codes;
 pub mod es2p;
 pub mod es9p;
 pub mod ids;
+pub mod inventory;
 pub mod order;
 pub mod outbox;
 pub mod seal;

@@ -11,9 +11,9 @@ use pki::mint::{CertifiedKey, TestPki, TestPkiConfig};
 use pki::Curve;
 use rand_core::UnwrapErr;
 use smdp::es9p::{DpCredentials, Es9Config, Es9Service};
-use smdp::order::{ConfirmOrderInput, DownloadOrderInput, NewProfile, OrderPolicy, RequestedMatchingId};
-use smdp::session::package_aad;
-use smdp::{Iccid, KeyStore, MatchingId, SmdpStore, SoftwareKeyStore, UnixMillis};
+use smdp::inventory::ProfileTemplate;
+use smdp::order::{ConfirmOrderInput, DownloadOrderInput, OrderPolicy, RequestedMatchingId};
+use smdp::{Iccid, MatchingId, SmdpStore, SoftwareKeyStore, UnixMillis};
 use store::Database;
 
 /// The operator every test-bed order is placed for (ES2+ functionRequesterIdentifier).
@@ -25,8 +25,6 @@ pub const HOST_ID: &[u8] = b"SIMKIT";
 pub enum TestbedError {
     #[error("PKI: {0}")]
     Pki(#[from] pki::PkiError),
-    #[error("profile package: {0}")]
-    Saip(#[from] saip::SaipError),
     #[error("SM-DP+: {0}")]
     Smdp(#[from] smdp::Error),
     #[error("{0}")]
@@ -105,37 +103,19 @@ impl Testbed {
     /// Personalizes `package` for each (ICCID, IMSI) with fresh K/OPc and adds the profiles to
     /// the inventory as Available.
     pub async fn import_profiles(&self, package: &[u8], profiles: &[(String, String)], profile_type: &str) -> Result<()> {
+        let metadata = serde_json::json!({
+            "serviceProviderName": "simkit",
+            "profileName": format!("simkit test {profile_type}"),
+            "profileClass": "operational",
+        });
+        let template = ProfileTemplate::new(package, Some(profile_type.to_string()), metadata)
+            .map_err(|e| TestbedError::Setup(e.to_string()))?;
         let mut batch = Vec::with_capacity(profiles.len());
         for (iccid, imsi) in profiles {
-            let mut upp = saip::ProfilePackage::parse(package)?;
-            let mut k = zeroize::Zeroizing::new(vec![0u8; 16]);
-            let mut opc = zeroize::Zeroizing::new(vec![0u8; 16]);
-            rand_core::Rng::fill_bytes(&mut os_rng(), &mut k);
-            rand_core::Rng::fill_bytes(&mut os_rng(), &mut opc);
-            upp.personalize(&saip::Personalization {
-                iccid: Some(iccid.clone()),
-                imsi: Some(imsi.clone()),
-                k: Some(k),
-                opc: Some(opc),
-            })?;
-            let iccid = Iccid::parse(iccid).map_err(|e| TestbedError::Setup(e.to_string()))?;
-            let sealed = self
-                .service
-                .keystore()
-                .seal(&package_aad(&iccid), &upp.encode(), &mut os_rng())
+            let prepared = template
+                .prepare(iccid, imsi, self.service.keystore(), &mut os_rng())
                 .map_err(|e| TestbedError::Setup(e.to_string()))?;
-            batch.push(NewProfile {
-                iccid,
-                imsi: Some(imsi.clone()),
-                profile_type: profile_type.to_string(),
-                owner: None,
-                package: sealed,
-                metadata: serde_json::json!({
-                    "serviceProviderName": "simkit",
-                    "profileName": format!("simkit test {}", profile_type),
-                    "profileClass": "operational",
-                }),
-            });
+            batch.push(prepared.profile);
         }
         self.store().insert_profiles(batch, now()).await?;
         Ok(())
