@@ -84,6 +84,18 @@ pub struct StatusCode {
     pub description: &'static str,
 }
 
+impl StatusCode {
+    pub const fn new(subject: &'static str, reason: &'static str, description: &'static str) -> StatusCode {
+        StatusCode { subject, reason, description }
+    }
+}
+
+impl std::fmt::Display for StatusCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.subject, self.reason)
+    }
+}
+
 const fn sc(subject: &'static str, reason: &'static str, description: &'static str) -> StatusCode {
     StatusCode {
         subject,
@@ -178,6 +190,16 @@ pub mod es9p {
         s::CONFIRMATION_CODE,
         r::MAX_RETRIES_EXCEEDED,
         "The maximum number of retries for the Confirmation Code has been exceeded",
+    );
+    pub const DOWNLOAD_ORDER_EXPIRED: StatusCode = sc(
+        s::DOWNLOAD_ORDER,
+        r::TIME_TO_LIVE_EXPIRED,
+        "The Download order has expired",
+    );
+    pub const DOWNLOAD_RETRIES_EXCEEDED: StatusCode = sc(
+        s::DOWNLOAD_ORDER,
+        r::MAX_RETRIES_EXCEEDED,
+        "The maximum number of retries for the Profile download order has been exceeded",
     );
     pub const BPP_UNAVAILABLE: StatusCode = sc(
         s::PROFILE,

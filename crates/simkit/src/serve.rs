@@ -48,10 +48,7 @@ pub const ADMIN_PROTOCOL: &str = rsp::es9p::ADMIN_PROTOCOL;
 const ADMIN_PROTOCOL_HEADER: &str = rsp::es9p::ADMIN_PROTOCOL_HEADER;
 
 /// 8.8.3 Specification Version Number / 3.1 Not supported: the `X-Admin-Protocol` version.
-const PROTOCOL_NOT_SUPPORTED: smdp::StatusCode = smdp::StatusCode {
-    subject: "8.8.3",
-    reason: "3.1",
-};
+const PROTOCOL_NOT_SUPPORTED: smdp::StatusCode = rsp::codes::es9p::SVN_NOT_SUPPORTED;
 
 /// hostId of the BSP control reference template (SGP.22 §5.5.1): identifies this SM-DP+.
 const HOST_ID: &[u8] = b"SIMKIT-SMDP";

@@ -114,10 +114,6 @@ impl SessionSecrets {
 
 type Outcome<T> = Result<T, FunctionError>;
 
-fn reject(code: rsp::codes::StatusCode, message: impl Into<String>) -> FunctionError {
-    FunctionError::new(StatusCode { subject: code.subject, reason: code.reason }, message)
-}
-
 fn invalid(message: impl Into<String>) -> FunctionError {
     FunctionError::new(crate::codes::FUNCTION_INVALID_PARAM, message)
 }
@@ -147,7 +143,7 @@ fn chain_error(e: PkiError) -> FunctionError {
         | PkiError::WrongRole { expected: RspRole::Eum, .. } => c::EUM_CERTIFICATE_INVALID,
         _ => c::EUICC_CERTIFICATE_INVALID,
     };
-    reject(code, e.to_string())
+    FunctionError::new(code, e.to_string())
 }
 
 impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
@@ -200,7 +196,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             .get_session(tid, now)
             .await
             .map_err(from_store)?
-            .ok_or_else(|| reject(c::TRANSACTION_ID_UNKNOWN, "unknown or expired TransactionID"))?;
+            .ok_or_else(|| FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "unknown or expired TransactionID"))?;
         let plain = self
             .keystore
             .open(&session_aad(tid), &record.sealed)
@@ -222,7 +218,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let bytes = secrets
             .euicc_public_key
             .as_deref()
-            .ok_or_else(|| reject(c::TRANSACTION_ID_UNKNOWN, "the eUICC is not authenticated in this session"))?;
+            .ok_or_else(|| FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "the eUICC is not authenticated in this session"))?;
         PublicKey::from_sec1(cred.dp_pb.cert.curve(), bytes)
             .map_err(|e| FunctionError::new(crate::codes::PROVIDER_EXECUTION_ERROR, e.to_string()))
     }
@@ -239,7 +235,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         rng: &mut R,
     ) -> Outcome<InitiateAuthenticationOk> {
         if !req.smdp_address.eq_ignore_ascii_case(&self.config.address) {
-            return Err(reject(c::INVALID_SMDP_ADDRESS, format!("this SM-DP+ is {}", self.config.address)));
+            return Err(FunctionError::new(c::INVALID_SMDP_ADDRESS, format!("this SM-DP+ is {}", self.config.address)));
         }
         let euicc_challenge = req.euicc_challenge().map_err(|e| invalid(e.to_string()))?;
         let info1 = req.euicc_info1().map_err(|e| invalid(e.to_string()))?;
@@ -250,7 +246,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                 && info1.ci_pkid_list_for_signing.iter().any(|k| k == pkid)
         });
         let Some(index) = chosen else {
-            return Err(reject(c::SECURITY_CONFIGURATION_NOT_SUPPORTED, "no common CI public key"));
+            return Err(FunctionError::new(c::SECURITY_CONFIGURATION_NOT_SUPPORTED, "no common CI public key"));
         };
         let cred = &self.config.credentials[index];
 
@@ -295,7 +291,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let tid = Self::parse_tid(&req.transaction_id)?;
         let (record, mut secrets) = self.session(&tid, now).await?;
         if record.state != SessionState::Initiated {
-            return Err(reject(c::TRANSACTION_ID_UNKNOWN, "AuthenticateClient already done in this session"));
+            return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "AuthenticateClient already done in this session"));
         }
         let response = req.authenticate_server_response().map_err(|e| invalid(e.to_string()))?;
         let ok = match response {
@@ -303,7 +299,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             AuthenticateServerResponse::Error(e) => {
                 // The eUICC refused this SM-DP+: the session ends here.
                 self.store.delete_session(&tid).await.map_err(from_store)?;
-                return Err(reject(
+                return Err(FunctionError::new(
                     c::EUICC_SIGNATURE_INVALID,
                     format!("the eUICC refused the server: {:?}", e.authenticate_error_code),
                 ));
@@ -311,33 +307,33 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         };
         let signed1 = ok.euicc_signed1.value();
         if signed1.transaction_id.as_bytes() != tid.as_bytes() {
-            return Err(reject(c::TRANSACTION_ID_UNKNOWN, "euiccSigned1 names another TransactionID"));
+            return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "euiccSigned1 names another TransactionID"));
         }
         let cred = self.credentials(&secrets)?.clone();
         let ci_pkid = cred.ci_pkid().unwrap_or_default();
-        let eum = Certificate::from_der(&ok.eum_certificate).map_err(|e| reject(c::EUM_CERTIFICATE_INVALID, e.to_string()))?;
+        let eum = Certificate::from_der(&ok.eum_certificate).map_err(|e| FunctionError::new(c::EUM_CERTIFICATE_INVALID, e.to_string()))?;
         let euicc =
-            Certificate::from_der(&ok.euicc_certificate).map_err(|e| reject(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
+            Certificate::from_der(&ok.euicc_certificate).map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
         // The eUICC chain must end in the CI negotiated at InitiateAuthentication (§5.6.3).
         if eum.authority_key_id() != Some(ci_pkid) {
-            return Err(reject(c::CI_PUBLIC_KEY_UNKNOWN, "the EUM certificate is not issued by euiccCiPKIdToBeUsed"));
+            return Err(FunctionError::new(c::CI_PUBLIC_KEY_UNKNOWN, "the EUM certificate is not issued by euiccCiPKIdToBeUsed"));
         }
         let identity =
             pki::verify_euicc_chain(&self.config.trusted_cis, &eum, &euicc, now.0.max(0) as u64 / 1000).map_err(chain_error)?;
         identity
             .public_key
             .verify(ok.euicc_signed1.raw(), &ok.euicc_signature1)
-            .map_err(|_| reject(c::EUICC_SIGNATURE_INVALID, "euiccSignature1 does not verify"))?;
+            .map_err(|_| FunctionError::new(c::EUICC_SIGNATURE_INVALID, "euiccSignature1 does not verify"))?;
         if signed1.server_challenge != secrets.server_challenge {
-            return Err(reject(c::EUICC_SIGNATURE_INVALID, "serverChallenge does not match"));
+            return Err(FunctionError::new(c::EUICC_SIGNATURE_INVALID, "serverChallenge does not match"));
         }
         if !signed1.server_address.eq_ignore_ascii_case(&self.config.address) {
-            return Err(reject(c::INVALID_SMDP_ADDRESS, "euiccSigned1 names another SM-DP+ address"));
+            return Err(FunctionError::new(c::INVALID_SMDP_ADDRESS, "euiccSigned1 names another SM-DP+ address"));
         }
-        let eid = Eid::parse(&identity.eid).map_err(|e| reject(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
+        let eid = Eid::parse(&identity.eid).map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
         let matching_id = match &signed1.ctx_params1.common().matching_id {
             Some(m) if !m.is_empty() => {
-                Some(MatchingId::parse(m).map_err(|e| reject(c::MATCHING_ID_REFUSED, e.to_string()))?)
+                Some(MatchingId::parse(m).map_err(|e| FunctionError::new(c::MATCHING_ID_REFUSED, e.to_string()))?)
             }
             _ => None,
         };
@@ -352,7 +348,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             .get_profile(&auth.iccid)
             .await
             .map_err(from_store)?
-            .ok_or_else(|| reject(c::NO_ELIGIBLE_PROFILE, "the ordered Profile is gone"))?;
+            .ok_or_else(|| FunctionError::new(c::NO_ELIGIBLE_PROFILE, "the ordered Profile is gone"))?;
         let metadata = self.profile_metadata(&auth.iccid, &profile.metadata)?;
 
         let signed2 = Signed::new(SmdpSigned2 {
@@ -422,10 +418,10 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let tid = Self::parse_tid(&req.transaction_id)?;
         let (record, secrets) = self.session(&tid, now).await?;
         if record.state != SessionState::Authenticated {
-            return Err(reject(c::TRANSACTION_ID_UNKNOWN, "no authenticated download in this session"));
+            return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "no authenticated download in this session"));
         }
         let (Some(eid), Some(iccid)) = (record.eid.clone(), record.iccid.clone()) else {
-            return Err(reject(c::TRANSACTION_ID_UNKNOWN, "session not bound to an order"));
+            return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "session not bound to an order"));
         };
         let response = req.prepare_download_response().map_err(|e| invalid(e.to_string()))?;
         let ok = match response {
@@ -433,7 +429,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             PrepareDownloadResponse::Error(e) => {
                 // The eUICC refused the download: the session ends; the order may be retried.
                 self.store.delete_session(&tid).await.map_err(from_store)?;
-                return Err(reject(
+                return Err(FunctionError::new(
                     c::EUICC_SIGNATURE_INVALID,
                     format!("the eUICC refused the download: {:?}", e.download_error_code),
                 ));
@@ -443,16 +439,16 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let smdp_signature2 = secrets
             .smdp_signature2
             .as_deref()
-            .ok_or_else(|| reject(c::TRANSACTION_ID_UNKNOWN, "AuthenticateClient not completed"))?;
+            .ok_or_else(|| FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "AuthenticateClient not completed"))?;
         // euiccSignature2 covers euiccSigned2 || smdpSignature2 TLV (SGP.22 §5.7.5).
         let mut signed = ok.euicc_signed2.raw().to_vec();
         signed.extend_from_slice(&signature_tlv(smdp_signature2));
         euicc_key
             .verify(&signed, &ok.euicc_signature2)
-            .map_err(|_| reject(c::EUICC_SIGNATURE_INVALID, "euiccSignature2 does not verify"))?;
+            .map_err(|_| FunctionError::new(c::EUICC_SIGNATURE_INVALID, "euiccSignature2 does not verify"))?;
         let signed2 = ok.euicc_signed2.value();
         if signed2.transaction_id.as_bytes() != tid.as_bytes() {
-            return Err(reject(c::TRANSACTION_ID_UNKNOWN, "euiccSigned2 names another TransactionID"));
+            return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "euiccSigned2 names another TransactionID"));
         }
         self.store
             .verify_download_confirmation(&tid, signed2.hash_cc.map(|h| h.to_vec()), now, self.config.policy)
@@ -462,13 +458,13 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let cred = self.credentials(&secrets)?;
         let curve = cred.dp_pb.cert.curve();
         let euicc_otpk = PublicKey::from_sec1(curve, &signed2.euicc_otpk)
-            .map_err(|e| reject(c::EUICC_SIGNATURE_INVALID, format!("otPK.EUICC.ECKA: {e}")))?;
+            .map_err(|e| FunctionError::new(c::EUICC_SIGNATURE_INVALID, format!("otPK.EUICC.ECKA: {e}")))?;
         let profile = self
             .store
             .get_profile(&iccid)
             .await
             .map_err(from_store)?
-            .ok_or_else(|| reject(c::BPP_UNAVAILABLE, "the ordered Profile is gone"))?;
+            .ok_or_else(|| FunctionError::new(c::BPP_UNAVAILABLE, "the ordered Profile is gone"))?;
         // The same metadata AuthenticateClient returned (it is derived from the inventory entry).
         let metadata = self.profile_metadata(&iccid, &profile.metadata)?.encode();
         let upp = self.profile_package(&iccid).await?;
@@ -484,7 +480,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             .get_profile_package(iccid)
             .await
             .map_err(from_store)?
-            .ok_or_else(|| reject(c::BPP_UNAVAILABLE, "no profile package for the ordered ICCID"))?;
+            .ok_or_else(|| FunctionError::new(c::BPP_UNAVAILABLE, "no profile package for the ordered ICCID"))?;
         self.keystore
             .open(&package_aad(iccid), &sealed)
             .map_err(|e| from_store(Error::Seal(e)))
@@ -571,9 +567,9 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                 };
                 self.euicc_key(&secrets)?
                     .verify(pir.profile_installation_result_data.raw(), &pir.euicc_sign_pir)
-                    .map_err(|_| reject(c::EUICC_SIGNATURE_INVALID, "euiccSignPIR does not verify"))?;
+                    .map_err(|_| FunctionError::new(c::EUICC_SIGNATURE_INVALID, "euiccSignPIR does not verify"))?;
                 let (Some(eid), Some(iccid)) = (record.eid, record.iccid) else {
-                    return Err(reject(c::TRANSACTION_ID_UNKNOWN, "session not bound to an order"));
+                    return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "session not bound to an order"));
                 };
                 let failure = match &data.final_result {
                     FinalResult::Success(_) => None,
@@ -594,17 +590,17 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             }
             PendingNotification::OtherSignedNotification(n) => {
                 let eum = Certificate::from_der(&n.eum_certificate)
-                    .map_err(|e| reject(c::EUM_CERTIFICATE_INVALID, e.to_string()))?;
+                    .map_err(|e| FunctionError::new(c::EUM_CERTIFICATE_INVALID, e.to_string()))?;
                 let euicc = Certificate::from_der(&n.euicc_certificate)
-                    .map_err(|e| reject(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
+                    .map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
                 let identity =
                     pki::verify_euicc_chain(&self.config.trusted_cis, &eum, &euicc, now.0.max(0) as u64 / 1000)
                         .map_err(chain_error)?;
                 identity
                     .public_key
                     .verify(n.tbs_other_notification.raw(), &n.euicc_notification_signature)
-                    .map_err(|_| reject(c::EUICC_SIGNATURE_INVALID, "euiccNotificationSignature does not verify"))?;
-                let eid = Eid::parse(&identity.eid).map_err(|e| reject(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
+                    .map_err(|_| FunctionError::new(c::EUICC_SIGNATURE_INVALID, "euiccNotificationSignature does not verify"))?;
+                let eid = Eid::parse(&identity.eid).map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
                 let metadata = n.tbs_other_notification.value();
                 if !self.store.record_notification(&eid, metadata.seq_number, now).await.map_err(from_store)? {
                     return Ok(()); // already processed (SGP.22 §3.5: notifications may be re-sent)
@@ -632,22 +628,22 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let ok = match response {
             rsp::es10b::CancelSessionResponse::Ok(ok) => ok,
             rsp::es10b::CancelSessionResponse::Error(e) => {
-                return Err(reject(c::EUICC_SIGNATURE_INVALID, format!("the eUICC could not cancel: {e:?}")))
+                return Err(FunctionError::new(c::EUICC_SIGNATURE_INVALID, format!("the eUICC could not cancel: {e:?}")))
             }
         };
         let signed = ok.euicc_cancel_session_signed.value();
         if signed.transaction_id.as_bytes() != tid.as_bytes() {
-            return Err(reject(c::TRANSACTION_ID_UNKNOWN, "euiccCancelSessionSigned names another TransactionID"));
+            return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "euiccCancelSessionSigned names another TransactionID"));
         }
         let cred = self.credentials(&secrets)?;
         let dp_oid = cred.dp_auth.cert.registered_id().map(|o| o.as_bytes());
         if dp_oid != Some(signed.smdp_oid.contents()) {
-            return Err(reject(c::INVALID_SMDP_OID, "smdpOid is not this SM-DP+'s"));
+            return Err(FunctionError::new(c::INVALID_SMDP_OID, "smdpOid is not this SM-DP+'s"));
         }
         if record.state != SessionState::Initiated {
             self.euicc_key(&secrets)?
                 .verify(ok.euicc_cancel_session_signed.raw(), &ok.euicc_cancel_session_signature)
-                .map_err(|_| reject(c::EUICC_SIGNATURE_INVALID, "euiccCancelSessionSignature does not verify"))?;
+                .map_err(|_| FunctionError::new(c::EUICC_SIGNATURE_INVALID, "euiccCancelSessionSignature does not verify"))?;
             let refused = matches!(
                 signed.reason,
                 CancelSessionReason::END_USER_REJECTION
@@ -723,6 +719,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
 }
 
 /// eUICC / Refused: the end user or the eUICC declined the download.
-const DOWNLOAD_REFUSED: StatusCode = StatusCode { subject: "8.1", reason: "3.8" };
+const DOWNLOAD_REFUSED: StatusCode = StatusCode::new("8.1", "3.8", "The download was refused on the eUICC");
 /// eUICC / Execution error: the Profile Installation Result carries an error.
-const INSTALLATION_FAILED: StatusCode = StatusCode { subject: "8.1", reason: "4.2" };
+const INSTALLATION_FAILED: StatusCode =
+    StatusCode::new("8.1", "4.2", "The Profile Installation Result carries an error");
