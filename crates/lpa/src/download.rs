@@ -168,7 +168,9 @@ impl<T: CardTransport> Lpa<T> {
         let req = es9p::InitiateAuthenticationRequest {
             euicc_challenge: challenge.to_vec(),
             euicc_info1: info1,
-            smdp_address: smdp_address.to_string(),
+            // SGP.22 §5.6.1: the SM-DP+ address is a FQDN (with an optional port), also when a
+            // lab transport is named by an http:// or https:// URL.
+            smdp_address: address_in_protocol(smdp_address).to_string(),
         };
         let init: es9p::InitiateAuthenticationOk =
             es9::call(es9, smdp_address, path::INITIATE_AUTHENTICATION, &req).await?;
@@ -445,4 +447,24 @@ struct Session<'a> {
     matching_id: Option<&'a str>,
     confirmation_code: Option<&'a str>,
     device_info: &'a DeviceInfo,
+}
+
+/// `host[:port]` of an SM-DP+ address given as a host or as an `http(s)://` URL.
+fn address_in_protocol(address: &str) -> &str {
+    let rest = address
+        .strip_prefix("https://")
+        .or_else(|| address.strip_prefix("http://"))
+        .unwrap_or(address);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+#[cfg(test)]
+mod address_tests {
+    #[test]
+    fn address_in_protocol() {
+        use super::address_in_protocol as a;
+        assert_eq!(a("smdp.example.com"), "smdp.example.com");
+        assert_eq!(a("http://127.0.0.1:8000"), "127.0.0.1:8000");
+        assert_eq!(a("https://smdp.example.com:8443/"), "smdp.example.com:8443");
+    }
 }
