@@ -1,6 +1,7 @@
 //! The `simkit` edge: CLI subcommands, files, sockets, databases and the clock, composed from
 //! the sans-I/O library crates. `main.rs` only parses the command line.
 
+pub mod bench;
 pub mod card_cmd;
 pub mod card_file;
 pub mod demo;

@@ -34,6 +34,9 @@ enum Command {
     /// SM-DP+ Profile inventory: import, status.
     #[command(subcommand)]
     Smdp(inventory::SmdpCommand),
+    /// Benchmarks: complete eSIM downloads against an SM-DP+ over loopback HTTP(S).
+    #[command(subcommand)]
+    Bench(simkit::bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Lpa(args) => return lpa_cmd::cli(args, cli.json),
         Command::Serve(args) => serve::cli(args),
         Command::Smdp(cmd) => inventory::run(cmd, cli.json),
+        Command::Bench(cmd) => simkit::bench::run(cmd, cli.json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -129,6 +129,11 @@ impl Database {
             Backend::Postgres => 10,
         });
         let mut pool_opts = AnyPoolOptions::new().max_connections(max);
+        if backend == Backend::Sqlite {
+            // An embedded database file cannot drop a connection: skip the liveness ping sqlx
+            // otherwise sends (a round trip to the connection's worker thread) on every acquire.
+            pool_opts = pool_opts.test_before_acquire(false);
+        }
         if memory {
             // The in-memory database lives as long as its one connection.
             pool_opts = pool_opts
