@@ -41,27 +41,7 @@ const PTYPE: &str = "ts48v4";
 const ICCID_START: &str = "8949449999999990023";
 const IMSI_START: &str = "001010123456063";
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let t = store::testing::TestDatabase::sqlite().await;
-                super::$name(&t).await;
-                t.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(t) = store::testing::TestDatabase::postgres(stringify!($name)).await else {
-                    return;
-                };
-                super::$name(&t).await;
-                t.finish().await;
-            }
-        }
-    )*};
-}
+use store::both_backends;
 
 both_backends!(import_creates_profiles, es2_over_http, outbox_delivery);
 

@@ -88,3 +88,29 @@ impl TestDatabase {
         }
     }
 }
+
+/// For each `async fn name(db: &mut TestDatabase)` (or `&TestDatabase`) in scope, declares a
+/// module `name` with two tests, `sqlite` and `postgres`, that run it on a fresh database and
+/// clean up afterwards. The calling crate needs tokio (with the `macros` feature).
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let mut db = $crate::testing::TestDatabase::sqlite().await;
+                super::$name(&mut db).await;
+                db.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(mut db) = $crate::testing::TestDatabase::postgres(stringify!($name)).await else {
+                    return;
+                };
+                super::$name(&mut db).await;
+                db.finish().await;
+            }
+        }
+    )*};
+}

@@ -32,25 +32,7 @@ use store::Database;
 
 type Harness = store::testing::TestDatabase;
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let mut h = super::Harness::sqlite().await;
-                super::$name(&mut h).await;
-                h.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(mut h) = super::Harness::postgres(stringify!($name)).await else { return };
-                super::$name(&mut h).await;
-                h.finish().await;
-            }
-        }
-    )*};
-}
+use store::both_backends;
 
 both_backends!(
     inventory_and_allocation_race,

@@ -45,8 +45,8 @@ fn es9_code(e: &LpaError) -> (String, String) {
 }
 
 /// A full download, then enable, with notifications delivered back to the SM-DP+.
-async fn full_download(db: TestDatabase, curve: Curve) {
-    let bed = testbed(&db, curve, OrderPolicy::default()).await;
+async fn full_download(db: &TestDatabase, curve: Curve) {
+    let bed = testbed(db, curve, OrderPolicy::default()).await;
     let matching_id = bed.order(ICCID, None, None).await.unwrap();
     assert_eq!(profile_state(&bed).await, ProfileState::Released);
 
@@ -79,44 +79,32 @@ async fn full_download(db: TestDatabase, curve: Curve) {
     assert!(outcomes.iter().all(|o| matches!(o.status, NotificationStatus::Removed)), "{outcomes:?}");
     assert!(lpa.list_notifications().unwrap().is_empty());
     drop(lpa);
-    db.finish().await;
 }
 
-macro_rules! both_backends {
-    ($($name:ident: $body:expr;)*) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let f = $body;
-                f(TestDatabase::sqlite().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = TestDatabase::postgres(stringify!($name)).await else { return };
-                let f = $body;
-                f(db).await;
-            }
-        }
-    )*};
+store::both_backends!(
+    download_nist,
+    download_brainpool,
+    unknown_matching_id,
+    eid_not_allowed,
+    confirmation_code,
+    replayed_transaction,
+    unknown_ci_chain,
+    tampered_euicc_certificate,
+    expired_session,
+    tampered_bpp,
+);
+
+async fn download_nist(db: &mut TestDatabase) {
+    full_download(db, Curve::NistP256).await
 }
 
-both_backends! {
-    download_nist: |db| full_download(db, Curve::NistP256);
-    download_brainpool: |db| full_download(db, Curve::BrainpoolP256r1);
-    unknown_matching_id: |db| unknown_matching_id(db);
-    eid_not_allowed: |db| eid_not_allowed(db);
-    confirmation_code: |db| confirmation_code(db);
-    replayed_transaction: |db| replayed_transaction(db);
-    unknown_ci_chain: |db| unknown_ci_chain(db);
-    tampered_euicc_certificate: |db| tampered_euicc_certificate(db);
-    expired_session: |db| expired_session(db);
-    tampered_bpp: |db| tampered_bpp(db);
+async fn download_brainpool(db: &mut TestDatabase) {
+    full_download(db, Curve::BrainpoolP256r1).await
 }
 
 /// 8.2.6/3.8: a matchingId no order has; the ordered profile is untouched.
-async fn unknown_matching_id(db: TestDatabase) {
-    let bed = testbed(&db, Curve::NistP256, OrderPolicy::default()).await;
+async fn unknown_matching_id(db: &TestDatabase) {
+    let bed = testbed(db, Curve::NistP256, OrderPolicy::default()).await;
     bed.order(ICCID, None, None).await.unwrap();
     let mut card = card(&bed);
     let ac = format!("LPA:1${ADDRESS}$NO-SUCH-ORDER");
@@ -127,12 +115,11 @@ async fn unknown_matching_id(db: TestDatabase) {
     assert_eq!(es9_code(&err), ("8.2.6".into(), "3.8".into()));
     assert_eq!(profile_state(&bed).await, ProfileState::Released);
     assert!(card.state().profiles.is_empty());
-    db.finish().await;
 }
 
 /// 8.1.1/3.8: the order is bound to another EID.
-async fn eid_not_allowed(db: TestDatabase) {
-    let bed = testbed(&db, Curve::NistP256, OrderPolicy::default()).await;
+async fn eid_not_allowed(db: &TestDatabase) {
+    let bed = testbed(db, Curve::NistP256, OrderPolicy::default()).await;
     let other_eid = "89049032123451234512345678901299";
     let matching_id = bed.order(ICCID, Some(other_eid), None).await.unwrap();
     let before = bed.store().get_order(&Iccid::parse(ICCID).unwrap()).await.unwrap();
@@ -144,14 +131,13 @@ async fn eid_not_allowed(db: TestDatabase) {
     assert_eq!(es9_code(&err), ("8.1.1".into(), "3.8".into()));
     assert_eq!(bed.store().get_order(&Iccid::parse(ICCID).unwrap()).await.unwrap(), before);
     assert_eq!(profile_state(&bed).await, ProfileState::Released);
-    db.finish().await;
 }
 
 /// 8.2.7/3.8 for a wrong confirmation code, 8.2.7/6.4 once the retries are used up (the
 /// profile then ends in Error); the right code before that installs.
-async fn confirmation_code(db: TestDatabase) {
+async fn confirmation_code(db: &TestDatabase) {
     let policy = OrderPolicy { max_cc_attempts: 2, ..OrderPolicy::default() };
-    let bed = testbed(&db, Curve::NistP256, policy).await;
+    let bed = testbed(db, Curve::NistP256, policy).await;
     let matching_id = bed.order(ICCID, None, Some("1234")).await.unwrap();
     let ac = bed.activation_code(&matching_id, true);
     let device = lpa::default_device_info(TAC, None);
@@ -176,7 +162,6 @@ async fn confirmation_code(db: TestDatabase) {
         .await
         .expect("download with the right code");
     assert_eq!(done.iccid.to_string(), "8949449999999990031");
-    db.finish().await;
 }
 
 /// A link that can rewrite requests and responses, and records requests.
@@ -218,8 +203,8 @@ fn flip(value: &mut serde_json::Value, field: &str, from_end: usize) {
 
 /// 8.10.1/3.9: replaying a request of a finished session, or the AuthenticateClient of a
 /// session that has moved on; nothing changes.
-async fn replayed_transaction(db: TestDatabase) {
-    let bed = testbed(&db, Curve::NistP256, OrderPolicy::default()).await;
+async fn replayed_transaction(db: &TestDatabase) {
+    let bed = testbed(db, Curve::NistP256, OrderPolicy::default()).await;
     let matching_id = bed.order(ICCID, None, None).await.unwrap();
     let link = tamper(&bed, |_: &str, _: &mut serde_json::Value, _| {});
     let mut card = card(&bed);
@@ -243,13 +228,12 @@ async fn replayed_transaction(db: TestDatabase) {
     let (status, _) = bed.in_process().post(ADDRESS, rsp::es9p::path::HANDLE_NOTIFICATION, pir.clone()).await.unwrap();
     assert_eq!(status, 204);
     assert_eq!(profile_state(&bed).await, ProfileState::Installed);
-    db.finish().await;
 }
 
 /// An eUICC from another PKI: 8.8.2/3.1 at InitiateAuthentication (no CI in common), and
 /// 8.11.1/3.9 when a chain under another CI is presented in AuthenticateClient.
-async fn unknown_ci_chain(db: TestDatabase) {
-    let bed = testbed(&db, Curve::NistP256, OrderPolicy::default()).await;
+async fn unknown_ci_chain(db: &TestDatabase) {
+    let bed = testbed(db, Curve::NistP256, OrderPolicy::default()).await;
     let matching_id = bed.order(ICCID, None, None).await.unwrap();
     let ac = bed.activation_code(&matching_id, false);
     let device = lpa::default_device_info(TAC, None);
@@ -284,12 +268,11 @@ async fn unknown_ci_chain(db: TestDatabase) {
     let err = Lpa::new(&mut card).download(&link, &ac, None, &device, |_| true).await.unwrap_err();
     assert_eq!(es9_code(&err), ("8.11.1".into(), "3.9".into()));
     assert_eq!(profile_state(&bed).await, ProfileState::Released);
-    db.finish().await;
 }
 
 /// 8.1.3/6.1: the eUICC certificate's signature does not verify (altered in transit).
-async fn tampered_euicc_certificate(db: TestDatabase) {
-    let bed = testbed(&db, Curve::NistP256, OrderPolicy::default()).await;
+async fn tampered_euicc_certificate(db: &TestDatabase) {
+    let bed = testbed(db, Curve::NistP256, OrderPolicy::default()).await;
     let matching_id = bed.order(ICCID, None, None).await.unwrap();
     let link = tamper(&bed, |path: &str, v: &mut serde_json::Value, request| {
         if request && path == rsp::es9p::path::AUTHENTICATE_CLIENT {
@@ -311,13 +294,12 @@ async fn tampered_euicc_certificate(db: TestDatabase) {
         .unwrap_err();
     assert_eq!(es9_code(&err), ("8.1.3".into(), "6.1".into()));
     assert_eq!(profile_state(&bed).await, ProfileState::Released);
-    db.finish().await;
 }
 
 /// 8.10.1/3.9: the session expired between InitiateAuthentication and AuthenticateClient.
-async fn expired_session(db: TestDatabase) {
+async fn expired_session(db: &TestDatabase) {
     let policy = OrderPolicy { session_ttl_ms: 0, ..OrderPolicy::default() };
-    let bed = testbed(&db, Curve::NistP256, policy).await;
+    let bed = testbed(db, Curve::NistP256, policy).await;
     let matching_id = bed.order(ICCID, None, None).await.unwrap();
     let mut card = card(&bed);
     let err = Lpa::new(&mut card)
@@ -326,13 +308,12 @@ async fn expired_session(db: TestDatabase) {
         .unwrap_err();
     assert_eq!(es9_code(&err), ("8.10.1".into(), "3.9".into()));
     assert_eq!(profile_state(&bed).await, ProfileState::Released);
-    db.finish().await;
 }
 
 /// A BPP altered in transit: the eUICC rejects it (scp03tSecurityError in the PIR), installs
 /// nothing, and the SM-DP+ learns the failure from the PIR; the order may be retried.
-async fn tampered_bpp(db: TestDatabase) {
-    let bed = testbed(&db, Curve::NistP256, OrderPolicy::default()).await;
+async fn tampered_bpp(db: &TestDatabase) {
+    let bed = testbed(db, Curve::NistP256, OrderPolicy::default()).await;
     let matching_id = bed.order(ICCID, None, None).await.unwrap();
     let link = tamper(&bed, |path: &str, v: &mut serde_json::Value, request| {
         if !request && path == rsp::es9p::path::GET_BOUND_PROFILE_PACKAGE {
@@ -359,5 +340,4 @@ async fn tampered_bpp(db: TestDatabase) {
         .expect("retry after a failed installation");
     assert_eq!(done.iccid.to_string(), ICCID);
     assert_eq!(profile_state(&bed).await, ProfileState::Installed);
-    db.finish().await;
 }
