@@ -92,6 +92,7 @@ store::both_backends!(
     tampered_euicc_certificate,
     expired_session,
     tampered_bpp,
+    cancelled_sessions,
 );
 
 async fn download_nist(db: &mut TestDatabase) {
@@ -340,4 +341,35 @@ async fn tampered_bpp(db: &TestDatabase) {
         .expect("retry after a failed installation");
     assert_eq!(done.iccid.to_string(), ICCID);
     assert_eq!(profile_state(&bed).await, ProfileState::Installed);
+}
+
+/// ES9+.CancelSession end to end: the end user declines (endUserRejection) and the Profile goes
+/// to Error for the operator to decide; a download postponed for its confirmation code keeps
+/// the order, which then completes with the code.
+async fn cancelled_sessions(db: &TestDatabase) {
+    let bed = testbed(db, Curve::NistP256, OrderPolicy::default()).await;
+    let device = lpa::default_device_info(TAC, None);
+    let matching_id = bed.order(ICCID, None, None).await.unwrap();
+    let mut card = card(&bed);
+    let err = Lpa::new(&mut card)
+        .download(&bed.in_process(), &bed.activation_code(&matching_id, false), None, &device, |_| false)
+        .await
+        .unwrap_err();
+    assert_eq!(err, LpaError::Rejected);
+    assert_eq!(profile_state(&bed).await, ProfileState::Error);
+    assert!(card.state().session.is_none(), "the eUICC ended its session too");
+
+    // Postponed: the SM-DP+ asks for a code the LPA does not have yet.
+    let package = std::fs::read(TS48).unwrap();
+    let (iccid, imsi) = ("8949449999999990031", "001019990000031");
+    bed.import_profiles(&package, &[(iccid.into(), imsi.into())], "ts48").await.unwrap();
+    let matching_id = bed.order(iccid, None, Some("4321")).await.unwrap();
+    // An activation code without the CC flag: the LPA learns of the code from smdpSigned2.
+    let ac = bed.activation_code(&matching_id, false);
+    let err = Lpa::new(&mut card).download(&bed.in_process(), &ac, None, &device, |_| true).await.unwrap_err();
+    assert_eq!(err, LpaError::ConfirmationCodeRequired);
+    let state = bed.store().get_profile(&Iccid::parse(iccid).unwrap()).await.unwrap().unwrap().state;
+    assert_eq!(state, ProfileState::Released);
+    let done = Lpa::new(&mut card).download(&bed.in_process(), &ac, Some("4321"), &device, |_| true).await.unwrap();
+    assert_eq!(done.iccid.to_string(), iccid);
 }
