@@ -342,14 +342,8 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             .authorize_download(&tid, matching_id, eid, now, self.config.policy)
             .await
             .map_err(from_store)?;
-
-        let profile = self
-            .store
-            .get_profile(&auth.iccid)
-            .await
-            .map_err(from_store)?
-            .ok_or_else(|| FunctionError::new(c::NO_ELIGIBLE_PROFILE, "the ordered Profile is gone"))?;
-        let metadata = self.profile_metadata(&auth.iccid, &profile.metadata)?;
+        // The Profile was read in the authorization's own transaction.
+        let metadata = self.profile_metadata(&auth.iccid, &auth.profile_metadata)?;
 
         let signed2 = Signed::new(SmdpSigned2 {
             transaction_id: req.transaction_id.clone(),
@@ -450,7 +444,9 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         if signed2.transaction_id.as_bytes() != tid.as_bytes() {
             return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "euiccSigned2 names another TransactionID"));
         }
-        self.store
+        // The check's consistent read also returns the Profile and its sealed package.
+        let confirmed = self
+            .store
             .verify_download_confirmation(&tid, signed2.hash_cc.map(|h| h.to_vec()), now, self.config.policy)
             .await
             .map_err(from_store)?;
@@ -459,31 +455,19 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let curve = cred.dp_pb.cert.curve();
         let euicc_otpk = PublicKey::from_sec1(curve, &signed2.euicc_otpk)
             .map_err(|e| FunctionError::new(c::EUICC_SIGNATURE_INVALID, format!("otPK.EUICC.ECKA: {e}")))?;
-        let profile = self
-            .store
-            .get_profile(&iccid)
-            .await
-            .map_err(from_store)?
-            .ok_or_else(|| FunctionError::new(c::BPP_UNAVAILABLE, "the ordered Profile is gone"))?;
+        if confirmed.profile.iccid != iccid {
+            return Err(FunctionError::new(c::BPP_UNAVAILABLE, "the ordered Profile is gone"));
+        }
         // The same metadata AuthenticateClient returned (it is derived from the inventory entry).
-        let metadata = self.profile_metadata(&iccid, &profile.metadata)?.encode();
-        let upp = self.profile_package(&iccid).await?;
+        let metadata = self.profile_metadata(&iccid, &confirmed.profile.metadata)?.encode();
+        let upp = self
+            .keystore
+            .open(&package_aad(&iccid), &confirmed.package)
+            .map_err(|e| from_store(Error::Seal(e)))?;
         let bpp = self.bind(cred, &tid, &eid, &euicc_otpk, &metadata, &upp, curve, rng)?;
 
         self.store.record_bpp_delivered(&tid, now).await.map_err(from_store)?;
         Ok(GetBoundProfilePackageOk { transaction_id: req.transaction_id, bound_profile_package: bpp })
-    }
-
-    async fn profile_package(&self, iccid: &Iccid) -> Outcome<zeroize::Zeroizing<Vec<u8>>> {
-        let sealed = self
-            .store
-            .get_profile_package(iccid)
-            .await
-            .map_err(from_store)?
-            .ok_or_else(|| FunctionError::new(c::BPP_UNAVAILABLE, "no profile package for the ordered ICCID"))?;
-        self.keystore
-            .open(&package_aad(iccid), &sealed)
-            .map_err(|e| from_store(Error::Seal(e)))
     }
 
     /// Builds the Bound Profile Package (SGP.22 §2.5.4): one-time key pair, ECKA, BSP session

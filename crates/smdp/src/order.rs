@@ -326,6 +326,9 @@ pub struct DownloadAuthorization {
     pub attempt: u32,
     /// A BPP was already delivered for this order (retry).
     pub bpp_previously_delivered: bool,
+    /// The Profile's inventory metadata (source of StoreMetadataRequest), as read under the
+    /// same lock: the handler needs no second read of the Profile.
+    pub profile_metadata: serde_json::Value,
 }
 
 /// A Profile Installation Result received over ES9+.HandleNotification.
@@ -667,6 +670,7 @@ pub fn authorize_download(
         cc_required: order.cc_hash.is_some(),
         attempt: order.download_attempts,
         bpp_previously_delivered: order.bpp_delivered,
+        profile_metadata: ctx.profile.metadata.clone(),
     })
 }
 

@@ -23,6 +23,14 @@ use crate::session::{NewSession, SessionRecord, SessionState};
 use crate::time::UnixMillis;
 use crate::{FunctionError, Result};
 
+/// What [`SmdpStore::verify_download_confirmation`] read for the BPP, in the same consistent
+/// read as the check: the Profile and its sealed Unprotected Profile Package.
+#[derive(Debug, Clone)]
+pub struct ConfirmedDownload {
+    pub profile: ProfileRecord,
+    pub package: SealedBlob,
+}
+
 pub trait SmdpStore: Send + Sync {
     // ----- inventory -------------------------------------------------------
 
@@ -145,14 +153,15 @@ pub trait SmdpStore: Send + Sync {
 
     /// ES9+.GetBoundProfilePackage checks for an `Authenticated` session:
     /// order still active and unexpired, Hashed Confirmation Code
-    /// ([`crate::order::verify_download_confirmation`]).
+    /// ([`crate::order::verify_download_confirmation`]). On success returns the Profile and its
+    /// sealed package, so the handler needs no further reads to bind the BPP.
     fn verify_download_confirmation(
         &self,
         tid: &TransactionId,
         hash_cc: Option<Vec<u8>>,
         now: UnixMillis,
         policy: OrderPolicy,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<ConfirmedDownload>> + Send;
 
     /// The BPP was returned: Profile -> `Downloaded`, session ->
     /// `BppDelivered`, callback at notification point 3.

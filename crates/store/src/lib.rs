@@ -53,7 +53,9 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct DatabaseOptions {
     pub url: String,
-    /// Pool size; default 4 for an SQLite file, 1 for `sqlite::memory:`
+    /// Pool size; default 2 for an SQLite file (SQLite has one writer at a time: more
+    /// connections only add lock contention and cross-connection page-cache invalidation; see
+    /// BENCHMARKS.md), 1 for `sqlite::memory:`
     /// (each connection would be a separate database), 10 for PostgreSQL.
     pub max_connections: Option<u32>,
     /// PostgreSQL only: create and use this schema (`search_path`) instead
@@ -125,7 +127,7 @@ impl Database {
         let memory = backend == Backend::Sqlite && url.contains(":memory:");
         let max = opts.max_connections.unwrap_or(match backend {
             Backend::Sqlite if memory => 1,
-            Backend::Sqlite => 4,
+            Backend::Sqlite => 2,
             Backend::Postgres => 10,
         });
         let mut pool_opts = AnyPoolOptions::new().max_connections(max);

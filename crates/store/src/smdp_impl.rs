@@ -8,6 +8,7 @@ use smdp::order::{
 };
 use smdp::outbox::{OutboxEntry, OutboxMessage};
 use smdp::session::{NewSession, SessionRecord, SessionState};
+use smdp::store::ConfirmedDownload;
 use smdp::{
     Eid, Error, FunctionError, Iccid, MatchingId, ProfileState, Result, SealedBlob, SmdpStore,
     TransactionId, UnixMillis,
@@ -71,23 +72,29 @@ const ORDER_COLS: &str = "iccid, requester, eid, matching_id, cc_hash, smds_addr
                           download_attempts, bpp_delivered, created_at, expires_at";
 
 fn order_from_row(row: &AnyRow) -> Result<OrderRecord> {
-    let cc_hash = match get::<Option<Vec<u8>>>(row, "cc_hash")? {
+    order_from_row_as(row, "")
+}
+
+/// An order from columns named `{prefix}{column}` (joined reads alias them `o_...`).
+fn order_from_row_as(row: &AnyRow, prefix: &str) -> Result<OrderRecord> {
+    let col = |c: &str| format!("{prefix}{c}");
+    let cc_hash = match get::<Option<Vec<u8>>>(row, &col("cc_hash"))? {
         None => None,
         Some(v) => Some(<[u8; 32]>::try_from(v.as_slice()).map_err(|_| corrupt("cc_hash"))?),
     };
     Ok(OrderRecord {
-        iccid: Iccid::parse(&get::<String>(row, "iccid")?).map_err(|_| corrupt("iccid"))?,
-        requester: get(row, "requester")?,
-        eid: opt_parse(get(row, "eid")?, Eid::parse).map_err(|_| corrupt("eid"))?,
-        matching_id: opt_parse(get(row, "matching_id")?, MatchingId::parse)
+        iccid: Iccid::parse(&get::<String>(row, &col("iccid"))?).map_err(|_| corrupt("iccid"))?,
+        requester: get(row, &col("requester"))?,
+        eid: opt_parse(get(row, &col("eid"))?, Eid::parse).map_err(|_| corrupt("eid"))?,
+        matching_id: opt_parse(get(row, &col("matching_id"))?, MatchingId::parse)
             .map_err(|_| corrupt("matching_id"))?,
         cc_hash,
-        smds_address: get(row, "smds_address")?,
-        cc_failures: u32_col(row, "cc_failures")?,
-        download_attempts: u32_col(row, "download_attempts")?,
-        bpp_delivered: get::<i64>(row, "bpp_delivered")? != 0,
-        created_at: UnixMillis(get(row, "created_at")?),
-        expires_at: get::<Option<i64>>(row, "expires_at")?.map(UnixMillis),
+        smds_address: get(row, &col("smds_address"))?,
+        cc_failures: u32_col(row, &col("cc_failures"))?,
+        download_attempts: u32_col(row, &col("download_attempts"))?,
+        bpp_delivered: get::<i64>(row, &col("bpp_delivered"))? != 0,
+        created_at: UnixMillis(get(row, &col("created_at"))?),
+        expires_at: get::<Option<i64>>(row, &col("expires_at"))?.map(UnixMillis),
     })
 }
 
@@ -95,18 +102,24 @@ const SESSION_COLS: &str =
     "transaction_id, state, eid, iccid, matching_id, created_at, expires_at, sealed";
 
 fn session_from_row(row: &AnyRow) -> Result<SessionRecord> {
-    let state: String = get(row, "state")?;
+    session_from_row_as(row, "")
+}
+
+/// A session from columns named `{prefix}{column}` (joined reads alias them `s_...`).
+fn session_from_row_as(row: &AnyRow, prefix: &str) -> Result<SessionRecord> {
+    let col = |c: &str| format!("{prefix}{c}");
+    let state: String = get(row, &col("state"))?;
     Ok(SessionRecord {
-        transaction_id: TransactionId::new(&get::<Vec<u8>>(row, "transaction_id")?)
+        transaction_id: TransactionId::new(&get::<Vec<u8>>(row, &col("transaction_id"))?)
             .map_err(|_| corrupt("transaction_id"))?,
         state: SessionState::parse(&state).ok_or_else(|| corrupt("session state"))?,
-        eid: opt_parse(get(row, "eid")?, Eid::parse).map_err(|_| corrupt("eid"))?,
-        iccid: opt_parse(get(row, "iccid")?, Iccid::parse).map_err(|_| corrupt("iccid"))?,
-        matching_id: opt_parse(get(row, "matching_id")?, MatchingId::parse)
+        eid: opt_parse(get(row, &col("eid"))?, Eid::parse).map_err(|_| corrupt("eid"))?,
+        iccid: opt_parse(get(row, &col("iccid"))?, Iccid::parse).map_err(|_| corrupt("iccid"))?,
+        matching_id: opt_parse(get(row, &col("matching_id"))?, MatchingId::parse)
             .map_err(|_| corrupt("matching_id"))?,
-        created_at: UnixMillis(get(row, "created_at")?),
-        expires_at: UnixMillis(get(row, "expires_at")?),
-        sealed: SealedBlob(get(row, "sealed")?),
+        created_at: UnixMillis(get(row, &col("created_at"))?),
+        expires_at: UnixMillis(get(row, &col("expires_at"))?),
+        sealed: SealedBlob(get(row, &col("sealed"))?),
     })
 }
 
@@ -136,7 +149,49 @@ fn unknown_tid() -> Error {
 // Transaction helpers (all on one connection inside a transaction)
 // ---------------------------------------------------------------------------
 
+/// Profile columns as themselves, order columns as `o_...`, of
+/// `smdp_profiles p LEFT JOIN smdp_orders o`: a Profile and its order in one statement.
+const CTX_JOIN_COLS: &str = "p.iccid AS iccid, p.imsi AS imsi, p.profile_type AS profile_type, \
+     p.owner AS owner, p.state AS state, p.metadata AS metadata, p.created_at AS created_at, \
+     p.updated_at AS updated_at, o.iccid AS o_iccid, o.requester AS o_requester, o.eid AS o_eid, \
+     o.matching_id AS o_matching_id, o.cc_hash AS o_cc_hash, o.smds_address AS o_smds_address, \
+     o.cc_failures AS o_cc_failures, o.download_attempts AS o_download_attempts, \
+     o.bpp_delivered AS o_bpp_delivered, o.created_at AS o_created_at, o.expires_at AS o_expires_at";
+
+/// Session columns as `s_...` (see [`CTX_JOIN_COLS`]).
+const SESSION_JOIN_COLS: &str = "s.transaction_id AS s_transaction_id, s.state AS s_state, \
+     s.eid AS s_eid, s.iccid AS s_iccid, s.matching_id AS s_matching_id, \
+     s.created_at AS s_created_at, s.expires_at AS s_expires_at, s.sealed AS s_sealed";
+
+/// The Profile and order of a row selected with [`CTX_JOIN_COLS`].
+fn ctx_from_joined_row(row: &AnyRow) -> Result<OrderCtx> {
+    let profile = profile_from_row(row)?;
+    let order = match get::<Option<String>>(row, "o_iccid")? {
+        Some(_) => Some(order_from_row_as(row, "o_")?),
+        None => None,
+    };
+    Ok(OrderCtx { profile, order })
+}
+
+/// A Profile and its order. Without a row lock (`lock` empty: SQLite, whose `BEGIN IMMEDIATE`
+/// already holds the database's write lock, or an unlocked read) one joined statement is a
+/// consistent read. With one (PostgreSQL), lock the Profile first and then read the order in a
+/// fresh statement: under READ COMMITTED a joined `FOR UPDATE` that waited for the lock could
+/// return the order row as it was before the lock holder changed it.
 async fn load_ctx(conn: &mut AnyConnection, iccid: &Iccid, lock: &str) -> Result<Option<OrderCtx>> {
+    if lock.is_empty() {
+        let sql = format!(
+            "SELECT {CTX_JOIN_COLS} FROM smdp_profiles p \
+             LEFT JOIN smdp_orders o ON o.iccid = p.iccid WHERE p.iccid = $1"
+        );
+        return sqlx::query(&sql)
+            .bind(iccid.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .map(|r| ctx_from_joined_row(&r))
+            .transpose();
+    }
     let sql = format!("SELECT {PROFILE_COLS} FROM smdp_profiles WHERE iccid = $1{lock}");
     let Some(row) = sqlx::query(&sql)
         .bind(iccid.as_str())
@@ -168,82 +223,171 @@ async fn load_ctx_or_unknown(
         .ok_or_else(|| Error::rejected(codes::ICCID_UNKNOWN, "the ICCID is unknown to the SM-DP+"))
 }
 
-/// Write what a rule changed.
-async fn save_ctx(conn: &mut AnyConnection, before: &OrderCtx, after: &OrderCtx) -> Result<()> {
-    let iccid = after.profile.iccid.as_str();
-    if before.profile != after.profile {
-        sqlx::query("UPDATE smdp_profiles SET state = $1, updated_at = $2 WHERE iccid = $3")
-            .bind(after.profile.state.as_str())
-            .bind(after.profile.updated_at.0)
-            .bind(iccid)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    }
-    match (&before.order, &after.order) {
-        (None, None) => {}
-        (Some(_), None) => {
-            sqlx::query("DELETE FROM smdp_orders WHERE iccid = $1")
-                .bind(iccid)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            sqlx::query("DELETE FROM smdp_sessions WHERE iccid = $1")
-                .bind(iccid)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-        }
-        (b, Some(o)) if b.as_ref() != Some(o) => {
-            let sql = if b.is_none() {
-                "INSERT INTO smdp_orders (requester, eid, matching_id, cc_hash, smds_address, \
-                 cc_failures, download_attempts, bpp_delivered, created_at, expires_at, iccid) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            } else {
-                "UPDATE smdp_orders SET requester = $1, eid = $2, matching_id = $3, cc_hash = $4, \
-                 smds_address = $5, cc_failures = $6, download_attempts = $7, bpp_delivered = $8, \
-                 created_at = $9, expires_at = $10 WHERE iccid = $11"
-            };
-            sqlx::query(sql)
-                .bind(&o.requester)
-                .bind(o.eid.as_ref().map(|e| e.as_str().to_string()))
-                .bind(o.matching_id.as_ref().map(|m| m.as_str().to_string()))
-                .bind(o.cc_hash.map(|h| h.to_vec()))
-                .bind(o.smds_address.clone())
-                .bind(i64::from(o.cc_failures))
-                .bind(i64::from(o.download_attempts))
-                .bind(i64::from(o.bpp_delivered))
-                .bind(o.created_at.0)
-                .bind(o.expires_at.map(|t| t.0))
-                .bind(iccid)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-        }
-        _ => {}
-    }
-    Ok(())
+/// One bind value of a [`Writes`] statement.
+enum Arg {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+    OptInt(Option<i64>),
+    OptBlob(Option<Vec<u8>>),
 }
 
-async fn insert_outbox(
-    conn: &mut AnyConnection,
-    msgs: &[OutboxMessage],
-    now: UnixMillis,
-) -> Result<()> {
-    for m in msgs {
-        let payload = serde_json::to_string(&m.body).map_err(|e| Error::Storage(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO smdp_outbox (target, payload, attempts, created_at, next_attempt_at) \
-             VALUES ($1, $2, 0, $3, $3)",
-        )
-        .bind(&m.target)
-        .bind(payload)
-        .bind(now.0)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_arg(q: AnyQuery<'_>, a: Arg) -> AnyQuery<'_> {
+    match a {
+        Arg::Text(v) => q.bind(v),
+        Arg::OptText(v) => q.bind(v),
+        Arg::Int(v) => q.bind(v),
+        Arg::OptInt(v) => q.bind(v),
+        Arg::OptBlob(v) => q.bind(v),
     }
-    Ok(())
+}
+
+/// `$N` placeholders of `sql` shifted by `offset` (our SQL has no `$` elsewhere).
+fn shift_placeholders(sql: &str, offset: usize, out: &mut String) {
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        let mut n = 0usize;
+        while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+            n = n * 10 + d as usize;
+            chars.next();
+        }
+        out.push('$');
+        out.push_str(&(n + offset).to_string());
+    }
+}
+
+/// The unconditional writes of one transaction, run together at the end. On SQLite they go
+/// as one multi-statement query (sqlx binds `$N` across its statements): one hand-off to the
+/// connection's worker thread instead of one per statement. PostgreSQL's extended protocol
+/// takes one statement per query, so there they run one by one.
+#[derive(Default)]
+struct Writes {
+    statements: Vec<(&'static str, Vec<Arg>)>,
+}
+
+impl Writes {
+    fn push(&mut self, sql: &'static str, args: Vec<Arg>) {
+        self.statements.push((sql, args));
+    }
+
+    /// What a rule changed in the Profile and its order.
+    fn ctx(&mut self, before: &OrderCtx, after: &OrderCtx) {
+        let iccid = || Arg::Text(after.profile.iccid.as_str().to_string());
+        if before.profile != after.profile {
+            self.push(
+                "UPDATE smdp_profiles SET state = $1, updated_at = $2 WHERE iccid = $3",
+                vec![
+                    Arg::Text(after.profile.state.as_str().to_string()),
+                    Arg::Int(after.profile.updated_at.0),
+                    iccid(),
+                ],
+            );
+        }
+        match (&before.order, &after.order) {
+            (None, None) => {}
+            (Some(_), None) => {
+                self.push("DELETE FROM smdp_orders WHERE iccid = $1", vec![iccid()]);
+                self.push("DELETE FROM smdp_sessions WHERE iccid = $1", vec![iccid()]);
+            }
+            (b, Some(o)) if b.as_ref() != Some(o) => {
+                let sql = if b.is_none() {
+                    "INSERT INTO smdp_orders (requester, eid, matching_id, cc_hash, smds_address, \
+                     cc_failures, download_attempts, bpp_delivered, created_at, expires_at, iccid) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                } else {
+                    "UPDATE smdp_orders SET requester = $1, eid = $2, matching_id = $3, cc_hash = $4, \
+                     smds_address = $5, cc_failures = $6, download_attempts = $7, bpp_delivered = $8, \
+                     created_at = $9, expires_at = $10 WHERE iccid = $11"
+                };
+                self.push(
+                    sql,
+                    vec![
+                        Arg::Text(o.requester.clone()),
+                        Arg::OptText(o.eid.as_ref().map(|e| e.as_str().to_string())),
+                        Arg::OptText(o.matching_id.as_ref().map(|m| m.as_str().to_string())),
+                        Arg::OptBlob(o.cc_hash.map(|h| h.to_vec())),
+                        Arg::OptText(o.smds_address.clone()),
+                        Arg::Int(i64::from(o.cc_failures)),
+                        Arg::Int(i64::from(o.download_attempts)),
+                        Arg::Int(i64::from(o.bpp_delivered)),
+                        Arg::Int(o.created_at.0),
+                        Arg::OptInt(o.expires_at.map(|t| t.0)),
+                        iccid(),
+                    ],
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn outbox(&mut self, msgs: &[OutboxMessage], now: UnixMillis) -> Result<()> {
+        for m in msgs {
+            let payload =
+                serde_json::to_string(&m.body).map_err(|e| Error::Storage(e.to_string()))?;
+            self.push(
+                "INSERT INTO smdp_outbox (target, payload, attempts, created_at, next_attempt_at) \
+                 VALUES ($1, $2, 0, $3, $3)",
+                vec![
+                    Arg::Text(m.target.clone()),
+                    Arg::Text(payload),
+                    Arg::Int(now.0),
+                ],
+            );
+        }
+        Ok(())
+    }
+
+    fn session_state(&mut self, tid: &TransactionId, state: SessionState) {
+        self.push(
+            "UPDATE smdp_sessions SET state = $1 WHERE transaction_id = $2",
+            vec![
+                Arg::Text(state.as_str().to_string()),
+                Arg::OptBlob(Some(tid.as_bytes().to_vec())),
+            ],
+        );
+    }
+
+    async fn run(self, conn: &mut AnyConnection) -> Result<()> {
+        if self.statements.is_empty() {
+            return Ok(());
+        }
+        if conn.backend_name() == "SQLite" && self.statements.len() > 1 {
+            let mut sql = String::new();
+            let mut args = Vec::new();
+            for (stmt, a) in self.statements {
+                shift_placeholders(stmt, args.len(), &mut sql);
+                sql.push_str(";\n");
+                args.extend(a);
+            }
+            let mut q = sqlx::query(&sql);
+            for a in args {
+                q = bind_arg(q, a);
+            }
+            q.execute(&mut *conn).await.map_err(db_err)?;
+            return Ok(());
+        }
+        for (stmt, a) in self.statements {
+            let mut q = sqlx::query(stmt);
+            for a in a {
+                q = bind_arg(q, a);
+            }
+            q.execute(&mut *conn).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// Write what a rule changed.
+async fn save_ctx(conn: &mut AnyConnection, before: &OrderCtx, after: &OrderCtx) -> Result<()> {
+    let mut w = Writes::default();
+    w.ctx(before, after);
+    w.run(conn).await
 }
 
 async fn load_session(
@@ -265,6 +409,54 @@ async fn load_session(
         .transpose()
 }
 
+/// In one statement (a consistent read without row locks): a live session in one of `states`,
+/// bound to an order, with its Profile and order, and the sealed package if `package`.
+/// Unknown, expired, unbound or in another state: 8.10.1/3.9; the session's Profile gone:
+/// 8.2.1/3.9 (as [`load_ctx_or_unknown`]).
+async fn load_session_ctx(
+    conn: &mut AnyConnection,
+    tid: &TransactionId,
+    now: UnixMillis,
+    states: &[SessionState],
+    package: bool,
+) -> Result<(SessionRecord, OrderCtx, Option<SealedBlob>)> {
+    let sql = format!(
+        "SELECT {SESSION_JOIN_COLS}, {CTX_JOIN_COLS}{} FROM smdp_sessions s \
+         LEFT JOIN smdp_profiles p ON p.iccid = s.iccid \
+         LEFT JOIN smdp_orders o ON o.iccid = p.iccid \
+         WHERE s.transaction_id = $1 AND s.expires_at > $2",
+        if package {
+            ", p.package AS package"
+        } else {
+            ""
+        }
+    );
+    let row = sqlx::query(&sql)
+        .bind(tid.as_bytes().to_vec())
+        .bind(now.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(unknown_tid)?;
+    let session = session_from_row_as(&row, "s_")?;
+    if !states.contains(&session.state) || session.iccid.is_none() {
+        return Err(unknown_tid());
+    }
+    if get::<Option<String>>(&row, "iccid")?.is_none() {
+        return Err(Error::rejected(
+            codes::ICCID_UNKNOWN,
+            "the ICCID is unknown to the SM-DP+",
+        ));
+    }
+    let ctx = ctx_from_joined_row(&row)?;
+    let package = if package {
+        Some(SealedBlob(get(&row, "package")?))
+    } else {
+        None
+    };
+    Ok((session, ctx, package))
+}
+
 /// A live session in one of `states`, bound to an order.
 async fn bound_session(
     conn: &mut AnyConnection,
@@ -281,20 +473,6 @@ async fn bound_session(
     }
     let iccid = s.iccid.clone().ok_or_else(unknown_tid)?;
     Ok((s, iccid))
-}
-
-async fn set_session_state(
-    conn: &mut AnyConnection,
-    tid: &TransactionId,
-    state: SessionState,
-) -> Result<()> {
-    sqlx::query("UPDATE smdp_sessions SET state = $1 WHERE transaction_id = $2")
-        .bind(state.as_str())
-        .bind(tid.as_bytes().to_vec())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    Ok(())
 }
 
 async fn insert_receipt(
@@ -317,6 +495,27 @@ async fn insert_receipt(
 }
 
 impl Database {
+    /// Inside a write transaction: a live session in one of `states`, bound to an order, and its
+    /// Profile (locked) and order. SQLite holds the database write lock since `BEGIN IMMEDIATE`,
+    /// so one joined read suffices; PostgreSQL locks the Profile, then re-checks the session
+    /// under a row lock (lock order: Profile, then session; it may have moved on meanwhile).
+    async fn locked_session_ctx(
+        &self,
+        conn: &mut AnyConnection,
+        tid: &TransactionId,
+        now: UnixMillis,
+        states: &[SessionState],
+    ) -> Result<(SessionRecord, OrderCtx)> {
+        if self.backend() == crate::Backend::Sqlite {
+            let (session, ctx, _) = load_session_ctx(conn, tid, now, states, false).await?;
+            return Ok((session, ctx));
+        }
+        let (_, iccid) = bound_session(conn, tid, now, states, "").await?;
+        let ctx = load_ctx_or_unknown(conn, &iccid, self.for_update()).await?;
+        let (session, _) = bound_session(conn, tid, now, states, self.for_update()).await?;
+        Ok((session, ctx))
+    }
+
     /// Lock the Profile, run `rule`, persist the (possibly changed) context
     /// and outbox, commit, and return the rule's result. A rule error that
     /// changed state is still committed.
@@ -331,8 +530,10 @@ impl Database {
         let mut ctx = before.clone();
         let mut out = Vec::new();
         let result = rule(&mut ctx, &mut out);
-        save_ctx(&mut tx, &before, &ctx).await?;
-        insert_outbox(&mut tx, &out, now).await?;
+        let mut w = Writes::default();
+        w.ctx(&before, &ctx);
+        w.outbox(&out, now)?;
+        w.run(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
         result
     }
@@ -654,56 +855,96 @@ impl SmdpStore for Database {
                 "MatchingID (AC_Token or EventID) is refused",
             )
         };
-        // Find the order (no lock yet: lock order is Profile, then session).
-        let row = match &matching_id {
-            Some(m) => sqlx::query("SELECT iccid FROM smdp_orders WHERE matching_id = $1")
-                .bind(m.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?,
-            None => sqlx::query(
-                "SELECT o.iccid AS iccid FROM smdp_orders o JOIN smdp_profiles p ON p.iccid = o.iccid \
-                 WHERE o.eid = $1 AND p.state IN ($2, $3) ORDER BY o.created_at, o.iccid LIMIT 1",
-            )
-            .bind(eid.as_str())
-            .bind(ProfileState::Released.as_str())
-            .bind(ProfileState::Downloaded.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?,
+        // Find the order: by MatchingID, or for a zero-length one the oldest downloadable order
+        // bound to the EID.
+        let (condition, by_eid) = match &matching_id {
+            Some(_) => ("o.matching_id = $1", false),
+            None => (
+                "o.eid = $1 AND p.state IN ($2, $3) ORDER BY o.created_at, o.iccid LIMIT 1",
+                true,
+            ),
         };
-        let Some(row) = row else {
-            return Err(refused());
+        let key = match &matching_id {
+            Some(m) => m.as_str().to_string(),
+            None => eid.as_str().to_string(),
         };
-        let iccid = Iccid::parse(&get::<String>(&row, "iccid")?).map_err(|_| corrupt("iccid"))?;
-        let before = load_ctx(&mut tx, &iccid, self.for_update())
-            .await?
-            .ok_or_else(refused)?;
-        let session = load_session(&mut tx, tid, now, self.for_update())
-            .await?
-            .ok_or_else(unknown_tid)?;
-        if session.state != SessionState::Initiated {
-            return Err(unknown_tid());
-        }
+        let before = if self.backend() == crate::Backend::Sqlite {
+            // The write lock is held: the order and its Profile in one statement.
+            let sql = format!(
+                "SELECT {CTX_JOIN_COLS} FROM smdp_orders o \
+                 JOIN smdp_profiles p ON p.iccid = o.iccid WHERE {condition}"
+            );
+            let mut q = sqlx::query(&sql).bind(key);
+            if by_eid {
+                q = q
+                    .bind(ProfileState::Released.as_str())
+                    .bind(ProfileState::Downloaded.as_str());
+            }
+            let row = q.fetch_optional(&mut *tx).await.map_err(db_err)?;
+            let Some(row) = row else {
+                return Err(refused());
+            };
+            ctx_from_joined_row(&row)?
+        } else {
+            // No lock yet: lock order is Profile, then session.
+            let sql = format!(
+                "SELECT o.iccid AS iccid FROM smdp_orders o \
+                 JOIN smdp_profiles p ON p.iccid = o.iccid WHERE {condition}"
+            );
+            let mut q = sqlx::query(&sql).bind(key);
+            if by_eid {
+                q = q
+                    .bind(ProfileState::Released.as_str())
+                    .bind(ProfileState::Downloaded.as_str());
+            }
+            let row = q.fetch_optional(&mut *tx).await.map_err(db_err)?;
+            let Some(row) = row else {
+                return Err(refused());
+            };
+            let iccid =
+                Iccid::parse(&get::<String>(&row, "iccid")?).map_err(|_| corrupt("iccid"))?;
+            load_ctx(&mut tx, &iccid, self.for_update())
+                .await?
+                .ok_or_else(refused)?
+        };
         let mut ctx = before.clone();
         let mut out = Vec::new();
         let result = order::authorize_download(&mut ctx, &eid, now, &policy, &mut out);
-        if let Ok(auth) = &result {
-            sqlx::query(
-                "UPDATE smdp_sessions SET state = $1, eid = $2, iccid = $3, matching_id = $4 \
-                 WHERE transaction_id = $5",
-            )
-            .bind(SessionState::Authenticated.as_str())
-            .bind(auth.eid.as_str())
-            .bind(auth.iccid.as_str())
-            .bind(auth.matching_id.as_ref().map(|m| m.as_str().to_string()))
-            .bind(tid.as_bytes().to_vec())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        match &result {
+            // Bind the session, compare-and-set: it must still be live and `Initiated`.
+            Ok(auth) => {
+                let r = sqlx::query(
+                    "UPDATE smdp_sessions SET state = $1, eid = $2, iccid = $3, matching_id = $4 \
+                     WHERE transaction_id = $5 AND state = $6 AND expires_at > $7",
+                )
+                .bind(SessionState::Authenticated.as_str())
+                .bind(auth.eid.as_str())
+                .bind(auth.iccid.as_str())
+                .bind(auth.matching_id.as_ref().map(|m| m.as_str().to_string()))
+                .bind(tid.as_bytes().to_vec())
+                .bind(SessionState::Initiated.as_str())
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if r.rows_affected() != 1 {
+                    return Err(unknown_tid()); // rolled back: nothing of the rule is kept
+                }
+            }
+            // A refusal is only persisted for a live `Initiated` session.
+            Err(_) => {
+                let session = load_session(&mut tx, tid, now, self.for_update())
+                    .await?
+                    .ok_or_else(unknown_tid)?;
+                if session.state != SessionState::Initiated {
+                    return Err(unknown_tid());
+                }
+            }
         }
-        save_ctx(&mut tx, &before, &ctx).await?;
-        insert_outbox(&mut tx, &out, now).await?;
+        let mut w = Writes::default();
+        w.ctx(&before, &ctx);
+        w.outbox(&out, now)?;
+        w.run(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
         result
     }
@@ -732,20 +973,38 @@ impl SmdpStore for Database {
         hash_cc: Option<Vec<u8>>,
         now: UnixMillis,
         policy: OrderPolicy,
-    ) -> Result<()> {
+    ) -> Result<ConfirmedDownload> {
+        // A correct (or not required) Confirmation Code changes nothing: answer from one
+        // consistent read, without a write transaction. A later state change is caught by
+        // record_bpp_delivered, as it was after this check's commit before.
+        {
+            let mut conn = self.pool.acquire().await.map_err(db_err)?;
+            let (_, before, package) =
+                load_session_ctx(&mut conn, tid, now, &[SessionState::Authenticated], true).await?;
+            let mut ctx = before.clone();
+            let mut out = Vec::new();
+            let result = order::verify_download_confirmation(
+                &mut ctx,
+                tid,
+                hash_cc.as_deref(),
+                now,
+                &policy,
+                &mut out,
+            );
+            if ctx == before && out.is_empty() {
+                result?;
+                let package = package.ok_or_else(|| corrupt("package"))?;
+                return Ok(ConfirmedDownload {
+                    profile: ctx.profile,
+                    package,
+                });
+            }
+        }
+        // The rule changes state (wrong code counted, order expired): redo it under the lock.
         let mut tx = self.begin().await.map_err(db_err)?;
-        let (_, iccid) =
-            bound_session(&mut tx, tid, now, &[SessionState::Authenticated], "").await?;
-        let before = load_ctx_or_unknown(&mut tx, &iccid, self.for_update()).await?;
-        // Re-check under the Profile lock (the session may have moved on).
-        bound_session(
-            &mut tx,
-            tid,
-            now,
-            &[SessionState::Authenticated],
-            self.for_update(),
-        )
-        .await?;
+        let (_, before) = self
+            .locked_session_ctx(&mut tx, tid, now, &[SessionState::Authenticated])
+            .await?;
         let mut ctx = before.clone();
         let mut out = Vec::new();
         let result = order::verify_download_confirmation(
@@ -756,31 +1015,42 @@ impl SmdpStore for Database {
             &policy,
             &mut out,
         );
-        save_ctx(&mut tx, &before, &ctx).await?;
-        insert_outbox(&mut tx, &out, now).await?;
+        let mut w = Writes::default();
+        w.ctx(&before, &ctx);
+        w.outbox(&out, now)?;
+        w.run(&mut tx).await?;
+        let package = match result {
+            Ok(()) => sqlx::query("SELECT package FROM smdp_profiles WHERE iccid = $1")
+                .bind(ctx.profile.iccid.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .map(|r| get::<Vec<u8>>(&r, "package").map(SealedBlob))
+                .transpose()?,
+            Err(_) => None,
+        };
         tx.commit().await.map_err(db_err)?;
-        result
+        result?;
+        let package = package.ok_or_else(|| corrupt("package"))?;
+        Ok(ConfirmedDownload {
+            profile: ctx.profile,
+            package,
+        })
     }
 
     async fn record_bpp_delivered(&self, tid: &TransactionId, now: UnixMillis) -> Result<()> {
         let mut tx = self.begin().await.map_err(db_err)?;
-        let (_, iccid) =
-            bound_session(&mut tx, tid, now, &[SessionState::Authenticated], "").await?;
-        let before = load_ctx_or_unknown(&mut tx, &iccid, self.for_update()).await?;
-        bound_session(
-            &mut tx,
-            tid,
-            now,
-            &[SessionState::Authenticated],
-            self.for_update(),
-        )
-        .await?;
+        let (_, before) = self
+            .locked_session_ctx(&mut tx, tid, now, &[SessionState::Authenticated])
+            .await?;
         let mut ctx = before.clone();
         let mut out = Vec::new();
         order::bpp_delivered(&mut ctx, now, &mut out)?;
-        set_session_state(&mut tx, tid, SessionState::BppDelivered).await?;
-        save_ctx(&mut tx, &before, &ctx).await?;
-        insert_outbox(&mut tx, &out, now).await?;
+        let mut w = Writes::default();
+        w.session_state(tid, SessionState::BppDelivered);
+        w.ctx(&before, &ctx);
+        w.outbox(&out, now)?;
+        w.run(&mut tx).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -803,15 +1073,16 @@ impl SmdpStore for Database {
         let mut ctx = before.clone();
         let mut out = Vec::new();
         let outcome = order::install_result(&mut ctx, &result, now, &policy, &mut out);
+        let mut w = Writes::default();
         if outcome != InstallOutcome::Ignored {
-            sqlx::query("DELETE FROM smdp_sessions WHERE iccid = $1")
-                .bind(result.iccid.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            w.push(
+                "DELETE FROM smdp_sessions WHERE iccid = $1",
+                vec![Arg::Text(result.iccid.as_str().to_string())],
+            );
         }
-        save_ctx(&mut tx, &before, &ctx).await?;
-        insert_outbox(&mut tx, &out, now).await?;
+        w.ctx(&before, &ctx);
+        w.outbox(&out, now)?;
+        w.run(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(outcome)
     }
@@ -900,5 +1171,60 @@ impl SmdpStore for Database {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_shift() {
+        let mut out = String::new();
+        shift_placeholders("UPDATE t SET a = $1, b = $2 WHERE c = $10", 3, &mut out);
+        assert_eq!(out, "UPDATE t SET a = $4, b = $5 WHERE c = $13");
+    }
+
+    /// Every statement of a batch runs, each with its own parameters, on both back ends.
+    #[tokio::test]
+    async fn batched_writes_all_apply() {
+        let mut urls = vec!["sqlite::memory:".to_string()];
+        if let Ok(pg) = std::env::var("SIMKIT_TEST_POSTGRES_URL") {
+            urls.push(pg);
+        }
+        for url in urls {
+            let db = Database::connect(&url).await.unwrap();
+            let mut conn = db.pool.acquire().await.unwrap();
+            // Temporary: private to this connection on both back ends.
+            sqlx::raw_sql("CREATE TEMP TABLE batch_probe (k BIGINT, v TEXT)")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            let mut w = Writes::default();
+            for k in 0..3i64 {
+                w.push(
+                    "INSERT INTO batch_probe (k, v) VALUES ($1, $2)",
+                    vec![Arg::Int(k), Arg::Text(format!("v{k}"))],
+                );
+            }
+            w.push(
+                "UPDATE batch_probe SET v = $1 WHERE k = $2",
+                vec![Arg::Text("x".into()), Arg::Int(1)],
+            );
+            w.run(&mut conn).await.unwrap();
+            let rows = sqlx::query("SELECT k, v FROM batch_probe ORDER BY k")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+            let got: Vec<(i64, String)> = rows
+                .iter()
+                .map(|r| (get(r, "k").unwrap(), get(r, "v").unwrap()))
+                .collect();
+            assert_eq!(
+                got,
+                vec![(0, "v0".into()), (1, "x".into()), (2, "v2".into())],
+                "{url}"
+            );
+        }
     }
 }
