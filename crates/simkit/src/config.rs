@@ -90,6 +90,8 @@ pub struct PolicyConfig {
     pub max_cc_attempts: u32,
     pub max_download_attempts: u32,
     pub session_ttl_secs: u64,
+    /// How long a session waits for its Profile Installation Result after the BPP went out.
+    pub pir_ttl_secs: u64,
     /// Lifetime of a download order; absent = no expiry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_ttl_secs: Option<u64>,
@@ -102,6 +104,7 @@ impl Default for PolicyConfig {
             max_cc_attempts: p.max_cc_attempts,
             max_download_attempts: p.max_download_attempts,
             session_ttl_secs: p.session_ttl_ms / 1000,
+            pir_ttl_secs: p.pir_ttl_ms / 1000,
             order_ttl_secs: p.order_ttl_ms.map(|ms| ms / 1000),
         }
     }
@@ -114,6 +117,7 @@ impl PolicyConfig {
             max_download_attempts: self.max_download_attempts,
             order_ttl_ms: self.order_ttl_secs.map(|s| s.saturating_mul(1000)),
             session_ttl_ms: self.session_ttl_secs.saturating_mul(1000),
+            pir_ttl_ms: self.pir_ttl_secs.saturating_mul(1000),
         }
     }
 }
@@ -280,6 +284,9 @@ impl Config {
         }
         if let Some(v) = get("SIMKIT_MAX_DOWNLOAD_ATTEMPTS") {
             self.policy.max_download_attempts = parse_num("SIMKIT_MAX_DOWNLOAD_ATTEMPTS", &v)?;
+        }
+        if let Some(v) = get("SIMKIT_PIR_TTL_SECS") {
+            self.policy.pir_ttl_secs = parse_num("SIMKIT_PIR_TTL_SECS", &v)?;
         }
         if let Some(v) = get("SIMKIT_SESSION_TTL_SECS") {
             self.policy.session_ttl_secs = parse_num("SIMKIT_SESSION_TTL_SECS", &v)?;

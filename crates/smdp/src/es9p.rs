@@ -466,7 +466,8 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             .map_err(|e| from_store(Error::Seal(e)))?;
         let bpp = self.bind(cred, &tid, &eid, &euicc_otpk, &metadata, &upp, curve, rng)?;
 
-        self.store.record_bpp_delivered(&tid, now).await.map_err(from_store)?;
+        let keep_until = now.plus_millis(self.config.policy.pir_ttl_ms);
+        self.store.record_bpp_delivered(&tid, now, keep_until).await.map_err(from_store)?;
         Ok(GetBoundProfilePackageOk { transaction_id: req.transaction_id, bound_profile_package: bpp })
     }
 

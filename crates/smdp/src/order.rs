@@ -54,6 +54,10 @@ pub struct OrderPolicy {
     pub order_ttl_ms: Option<u64>,
     /// Lifetime of an RSP session from InitiateAuthentication.
     pub session_ttl_ms: u64,
+    /// How long a session stays after its BPP was delivered, waiting for the Profile
+    /// Installation Result: the PIR carries no certificate, so only the session's eUICC key can
+    /// verify it, and the LPA may deliver it late (SGP.22 §3.5 re-sends notifications).
+    pub pir_ttl_ms: u64,
 }
 
 impl Default for OrderPolicy {
@@ -63,6 +67,7 @@ impl Default for OrderPolicy {
             max_download_attempts: 5,
             order_ttl_ms: None,
             session_ttl_ms: 10 * 60 * 1000,
+            pir_ttl_ms: 7 * 24 * 3600 * 1000,
         }
     }
 }

@@ -164,11 +164,13 @@ pub trait SmdpStore: Send + Sync {
     ) -> impl Future<Output = Result<ConfirmedDownload>> + Send;
 
     /// The BPP was returned: Profile -> `Downloaded`, session ->
-    /// `BppDelivered`, callback at notification point 3.
+    /// `BppDelivered` and kept until `keep_until` for the Profile Installation Result,
+    /// callback at notification point 3.
     fn record_bpp_delivered(
         &self,
         tid: &TransactionId,
         now: UnixMillis,
+        keep_until: UnixMillis,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// A Profile Installation Result: deduplicated on (EID, seqNumber); then

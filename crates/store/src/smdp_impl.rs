@@ -343,11 +343,13 @@ impl Writes {
         Ok(())
     }
 
-    fn session_state(&mut self, tid: &TransactionId, state: SessionState) {
+    /// The session moves to `BppDelivered` and lives until `keep_until` (the PIR window).
+    fn session_delivered(&mut self, tid: &TransactionId, keep_until: UnixMillis) {
         self.push(
-            "UPDATE smdp_sessions SET state = $1 WHERE transaction_id = $2",
+            "UPDATE smdp_sessions SET state = $1, expires_at = $2 WHERE transaction_id = $3",
             vec![
-                Arg::Text(state.as_str().to_string()),
+                Arg::Text(SessionState::BppDelivered.as_str().to_string()),
+                Arg::Int(keep_until.0),
                 Arg::OptBlob(Some(tid.as_bytes().to_vec())),
             ],
         );
@@ -1038,7 +1040,12 @@ impl SmdpStore for Database {
         })
     }
 
-    async fn record_bpp_delivered(&self, tid: &TransactionId, now: UnixMillis) -> Result<()> {
+    async fn record_bpp_delivered(
+        &self,
+        tid: &TransactionId,
+        now: UnixMillis,
+        keep_until: UnixMillis,
+    ) -> Result<()> {
         let mut tx = self.begin().await.map_err(db_err)?;
         let (_, before) = self
             .locked_session_ctx(&mut tx, tid, now, &[SessionState::Authenticated])
@@ -1047,7 +1054,7 @@ impl SmdpStore for Database {
         let mut out = Vec::new();
         order::bpp_delivered(&mut ctx, now, &mut out)?;
         let mut w = Writes::default();
-        w.session_state(tid, SessionState::BppDelivered);
+        w.session_delivered(tid, keep_until);
         w.ctx(&before, &ctx);
         w.outbox(&out, now)?;
         w.run(&mut tx).await?;

@@ -96,6 +96,9 @@ fn mid(s: &str) -> MatchingId {
     MatchingId::parse(s).expect("matching id")
 }
 
+/// When a delivered session stops waiting for its PIR in these tests (a week, in ms).
+const PIR_WINDOW: i64 = 7 * 24 * 3600 * 1000;
+
 fn t(ms: i64) -> UnixMillis {
     UnixMillis(ms)
 }
@@ -420,14 +423,17 @@ async fn order_lifecycle(h: &mut Harness) {
     db.verify_download_confirmation(&tid, Some(hcc.to_vec()), t(7), policy)
         .await
         .unwrap();
-    db.record_bpp_delivered(&tid, t(8)).await.unwrap();
+    db.record_bpp_delivered(&tid, t(8), t(PIR_WINDOW)).await.unwrap();
     assert_eq!(state(db, 1).await, ProfileState::Downloaded);
     assert_eq!(
         db.get_session(&tid, t(8)).await.unwrap().unwrap().state,
         SessionState::BppDelivered
     );
+    // The session now waits for the PIR well past its original lifetime.
+    assert!(db.get_session(&tid, t(PIR_WINDOW - 1)).await.unwrap().is_some());
+    assert!(db.get_session(&tid, t(PIR_WINDOW)).await.unwrap().is_none());
     assert_eq!(
-        code(db.record_bpp_delivered(&tid, t(8)).await),
+        code(db.record_bpp_delivered(&tid, t(8), t(PIR_WINDOW)).await),
         codes::TRANSACTION_ID_UNKNOWN
     );
 
@@ -512,7 +518,7 @@ async fn cancel_order_paths(h: &mut Harness) {
     db.authorize_download(&tid, Some(mid("MID-2")), eid(EID1), t(3), policy)
         .await
         .unwrap();
-    db.record_bpp_delivered(&tid, t(4)).await.unwrap();
+    db.record_bpp_delivered(&tid, t(4), t(PIR_WINDOW)).await.unwrap();
     assert_eq!(
         code(
             db.cancel_order(cancel(2, FinalProfileStatus::Available), t(5))
@@ -763,7 +769,7 @@ async fn download_retry_and_expiry(h: &mut Harness) {
     db.authorize_download(&s1, Some(mid("R1")), eid(EID1), t(2), policy)
         .await
         .unwrap();
-    db.record_bpp_delivered(&s1, t(3)).await.unwrap();
+    db.record_bpp_delivered(&s1, t(3), t(PIR_WINDOW)).await.unwrap();
     let fail = FunctionError::new(
         codes::PROVIDER_EXECUTION_ERROR,
         "installFailedDueToUnknownError",
