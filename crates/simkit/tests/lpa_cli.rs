@@ -6,12 +6,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::sync::Arc;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use lpa::Es9Transport;
 use serde_json::{json, Value};
 use simkit::config::Config;
 use simkit::inventory::{import_with_config, ImportArgs, ProfileClassArg, StoreArgs};
@@ -154,34 +150,12 @@ async fn setup(t: &TestDatabase, count: u32) -> Env {
 
 /// POSTs an ES2+ request over HTTPS, trusting only the server's CI.
 async fn es2(server: &RunningServer, path: &str, body: Value) -> Value {
-    let mut roots = rustls::RootCertStore::empty();
-    for der in &server.trusted_ci_der {
-        roots
-            .add(rustls::pki_types::CertificateDer::from(der.clone()))
-            .unwrap();
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_only()
-        .enable_http1()
-        .build();
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let url = format!("https://{}{path}", server.smdp_address);
-    let req = hyper::Request::post(&url)
-        .header("Content-Type", "application/json")
-        .header("X-Admin-Protocol", "gsma/rsp/v2.2.2")
-        .body(Full::new(Bytes::from(serde_json::to_vec(&body).unwrap())))
-        .unwrap();
-    let resp = client.request(req).await.expect("ES2+ over HTTPS");
-    assert_eq!(resp.status(), 200);
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let http = lpa::http::HttpTransport::new(&server.trusted_ci_der, false).unwrap();
+    let (status, body) = http
+        .post(&server.smdp_address, path, serde_json::to_vec(&body).unwrap())
+        .await
+        .expect("ES2+ over HTTPS");
+    assert_eq!(status, 200);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(
         v["header"]["functionExecutionStatus"]["status"], "Executed-Success",

@@ -870,39 +870,25 @@ impl SmdpStore for Database {
             Some(m) => m.as_str().to_string(),
             None => eid.as_str().to_string(),
         };
-        let before = if self.backend() == crate::Backend::Sqlite {
-            // The write lock is held: the order and its Profile in one statement.
-            let sql = format!(
-                "SELECT {CTX_JOIN_COLS} FROM smdp_orders o \
-                 JOIN smdp_profiles p ON p.iccid = o.iccid WHERE {condition}"
-            );
-            let mut q = sqlx::query(&sql).bind(key);
-            if by_eid {
-                q = q
-                    .bind(ProfileState::Released.as_str())
-                    .bind(ProfileState::Downloaded.as_str());
-            }
-            let row = q.fetch_optional(&mut *tx).await.map_err(db_err)?;
-            let Some(row) = row else {
-                return Err(refused());
-            };
+        // SQLite holds the write lock: read the order and its Profile in one statement.
+        // PostgreSQL has no lock yet (lock order is Profile, then session): find the ICCID,
+        // then lock and load.
+        let joined = self.backend() == crate::Backend::Sqlite;
+        let columns = if joined { CTX_JOIN_COLS } else { "o.iccid AS iccid" };
+        let sql = format!(
+            "SELECT {columns} FROM smdp_orders o \
+             JOIN smdp_profiles p ON p.iccid = o.iccid WHERE {condition}"
+        );
+        let mut q = sqlx::query(&sql).bind(key);
+        if by_eid {
+            q = q
+                .bind(ProfileState::Released.as_str())
+                .bind(ProfileState::Downloaded.as_str());
+        }
+        let row = q.fetch_optional(&mut *tx).await.map_err(db_err)?.ok_or_else(refused)?;
+        let before = if joined {
             ctx_from_joined_row(&row)?
         } else {
-            // No lock yet: lock order is Profile, then session.
-            let sql = format!(
-                "SELECT o.iccid AS iccid FROM smdp_orders o \
-                 JOIN smdp_profiles p ON p.iccid = o.iccid WHERE {condition}"
-            );
-            let mut q = sqlx::query(&sql).bind(key);
-            if by_eid {
-                q = q
-                    .bind(ProfileState::Released.as_str())
-                    .bind(ProfileState::Downloaded.as_str());
-            }
-            let row = q.fetch_optional(&mut *tx).await.map_err(db_err)?;
-            let Some(row) = row else {
-                return Err(refused());
-            };
             let iccid =
                 Iccid::parse(&get::<String>(&row, "iccid")?).map_err(|_| corrupt("iccid"))?;
             load_ctx(&mut tx, &iccid, self.for_update())
