@@ -28,10 +28,10 @@
 //! `scp03tSecurityError(8)`, a malformed segment `scp03tStructureError(7)`, an unsupported
 //! key type/length in the CRT `unsupportedCrtValues(4)`.
 
-use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
+use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use aes::Aes128;
-use cmac::{Cmac, Mac};
 use sha2::{Digest, Sha256};
+use symcrypto::{Algorithm, Padding};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Segment of the Protected Profile Package (`sequenceOf86`), encrypted and MACed (SGP.22 §2.5.3).
@@ -281,9 +281,9 @@ impl Bsp {
             .counter
             .checked_add(1)
             .ok_or(BspError::CounterExhausted)?;
-        let mut data = plaintext.to_vec();
-        pad(&mut data);
-        cbc_encrypt(&self.s_enc, &icv(&self.s_enc, self.counter), &mut data);
+        let mut data = symcrypto::pad(plaintext, BLOCK_LEN, Padding::Method2);
+        let icv = icv(&self.s_enc, self.counter);
+        symcrypto::cbc_encrypt(Algorithm::Aes, &self.s_enc, &icv, &mut data)?;
         let segment = self.seal(tag, &data);
         data.zeroize();
         self.counter = next_counter;
@@ -306,7 +306,7 @@ impl Bsp {
         segment.push(tag);
         write_length(data.len() + MAC_LEN, &mut segment);
         segment.extend_from_slice(data);
-        let full = cmac(&self.s_mac, &self.mac_chaining, &segment);
+        let full = symcrypto::aes128_cmac(&self.s_mac, &[&self.mac_chaining, &segment]);
         segment.extend_from_slice(&full[..MAC_LEN]);
         self.mac_chaining = full;
         segment
@@ -341,8 +341,8 @@ impl Bsp {
         let covered = segment
             .get(..header_len + data_len)
             .ok_or(BspError::Malformed("length"))?;
-        let full = cmac(&self.s_mac, &self.mac_chaining, covered);
-        if !ct_eq(&full[..MAC_LEN], mac) {
+        let full = symcrypto::aes128_cmac(&self.s_mac, &[&self.mac_chaining, covered]);
+        if !symcrypto::ct_eq(&full[..MAC_LEN], mac) {
             return Err(BspError::MacVerification);
         }
 
@@ -350,7 +350,8 @@ impl Bsp {
             Protection::MacOnly => data.to_vec(),
             Protection::EncryptAndMac => {
                 let mut buf = data.to_vec();
-                cbc_decrypt(&self.s_enc, &icv(&self.s_enc, self.counter), &mut buf);
+                let icv = icv(&self.s_enc, self.counter);
+                symcrypto::cbc_decrypt(Algorithm::Aes, &self.s_enc, &icv, &mut buf)?;
                 match unpad_len(&buf) {
                     Some(n) => {
                         buf.truncate(n);
@@ -435,19 +436,12 @@ fn write_length(len: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// GPCS B.2.3: append `80`, then `00` up to a multiple of 16.
-fn pad(data: &mut Vec<u8>) {
-    data.push(0x80);
-    while !data.len().is_multiple_of(BLOCK_LEN) {
-        data.push(0);
-    }
-}
-
-/// Length of the data before the `80 00..` padding, which must sit in the last block.
+/// Length of the data before the `80 00..` padding (GPCS B.2.3), which must sit in the last
+/// block.
 fn unpad_len(data: &[u8]) -> Option<usize> {
-    let tail_start = data.len().checked_sub(BLOCK_LEN)?;
-    let last_nonzero = data.iter().rposition(|&b| b != 0)?;
-    (last_nonzero >= tail_start && data[last_nonzero] == 0x80).then_some(last_nonzero)
+    symcrypto::unpad_method2(data, BLOCK_LEN)
+        .ok()
+        .map(<[u8]>::len)
 }
 
 fn aes(key: &[u8; 16]) -> Aes128 {
@@ -461,53 +455,14 @@ fn icv(s_enc: &[u8; 16], counter: u128) -> [u8; 16] {
     block.into()
 }
 
-/// AES-128-CBC in place; `data` is a multiple of 16 bytes.
-fn cbc_encrypt(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) {
-    let cipher = aes(key);
-    let mut prev = *iv;
-    for chunk in data.chunks_exact_mut(BLOCK_LEN) {
-        let mut block = [0u8; 16];
-        for (b, (p, c)) in block.iter_mut().zip(prev.iter().zip(chunk.iter())) {
-            *b = p ^ c;
+/// The shared primitives fail here only on lengths the segment parser has already checked.
+impl From<symcrypto::Error> for BspError {
+    fn from(e: symcrypto::Error) -> BspError {
+        match e {
+            symcrypto::Error::BadPadding => BspError::BadPadding,
+            _ => BspError::Malformed("ciphertext is not a positive multiple of 16 bytes"),
         }
-        let mut b = block.into();
-        cipher.encrypt_block(&mut b);
-        prev = b.into();
-        chunk.copy_from_slice(&prev);
     }
-}
-
-fn cbc_decrypt(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) {
-    let cipher = aes(key);
-    let mut prev = *iv;
-    for chunk in data.chunks_exact_mut(BLOCK_LEN) {
-        let mut current = [0u8; 16];
-        current.copy_from_slice(chunk);
-        let mut b = current.into();
-        cipher.decrypt_block(&mut b);
-        let plain: [u8; 16] = b.into();
-        for (out, (p, x)) in chunk.iter_mut().zip(plain.iter().zip(prev.iter())) {
-            *out = p ^ x;
-        }
-        prev = current;
-    }
-}
-
-/// Full 16-byte AES-CMAC(S-MAC, mac_chaining || covered).
-fn cmac(s_mac: &[u8; 16], mac_chaining: &[u8; 16], covered: &[u8]) -> [u8; 16] {
-    let mut mac = <Cmac<Aes128> as KeyInit>::new(&(*s_mac).into());
-    mac.update(mac_chaining);
-    mac.update(covered);
-    mac.finalize().into_bytes().into()
-}
-
-/// Constant-time comparison of equal-length byte strings.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
 }
 
 #[cfg(test)]

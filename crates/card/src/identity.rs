@@ -4,6 +4,7 @@
 use std::fmt;
 
 use pki::{Certificate, PrivateKey};
+use tlv::bcd::{Alphabet, Order};
 
 use crate::CardError;
 
@@ -98,7 +99,8 @@ pub fn eid_from_digits(digits: &str) -> Result<[u8; 16], CardError> {
             "EID {digits:?} is not 32 digits"
         )));
     }
-    let bytes = hex::decode(digits).map_err(|e| CardError::Identity(e.to_string()))?;
+    let bytes = tlv::bcd::encode(digits, Order::HighFirst, Alphabet::Decimal)
+        .map_err(|e| CardError::Identity(e.to_string()))?;
     bytes
         .try_into()
         .map_err(|_| CardError::Identity("EID length".into()))

@@ -1,13 +1,21 @@
-//! Persistent card state: everything an eUICC keeps in non-volatile memory.
+//! Persistent card state: everything the secure element keeps in non-volatile memory.
+//!
+//! The telecom container's objects (profiles, notifications, addresses, RSP session) are the
+//! top-level fields, as before containers existed; the GlobalPlatform container's are in
+//! [`CardState::gp`], and the pairing data in [`CardState::pairing`]. Fields added since
+//! version 1 carry serde defaults, so older documents still load (the version stays 1).
 //!
 //! [`CardState::to_bytes`] / [`CardState::from_bytes`] give a versioned JSON document (byte
 //! strings as hex). The I/O edge stores it (atomically); the card itself never touches files.
 //! `Debug` output never shows secrets (profile packages, one-time keys).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::gp::GpState;
+use crate::pairing::PairingStore;
 use crate::CardError;
 
 /// Version of the serialized layout.
@@ -28,26 +36,26 @@ pub enum ProfileState {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
     /// ICCID as coded in EF.ICCID / the `Iccid` type (10 bytes, swapped BCD).
-    #[serde(with = "hex_array")]
+    #[serde(with = "crate::hexser::array")]
     pub iccid: [u8; 10],
     /// AID of the ISD-P holding the profile.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "crate::hexser::bytes")]
     pub isdp_aid: Vec<u8>,
     pub state: ProfileState,
     /// The StoreMetadataRequest ('BF25') exactly as received in the BPP.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "crate::hexser::bytes")]
     pub metadata: Vec<u8>,
     /// `profileNickname`, set by ES10c.SetNickname.
     pub nickname: Option<String>,
     /// `dpProprietaryData` ('B8') from ConfigureISDP, as received (TLV).
-    #[serde(with = "hex_opt", default)]
+    #[serde(with = "crate::hexser::opt", default)]
     pub dp_proprietary_data: Option<Vec<u8>>,
     /// OID of the SM-DP+ that installed the profile (contents octets), from CERT.DPpb.
-    #[serde(with = "hex_opt", default)]
+    #[serde(with = "crate::hexser::opt", default)]
     pub smdp_oid: Option<Vec<u8>>,
     /// The unprotected profile package (SAIP profile elements) as installed. Contains the
     /// network access keys: never logged.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "crate::hexser::bytes")]
     pub package: Vec<u8>,
     /// IMSI from the profile's EF.IMSI, as digits.
     pub imsi: Option<String>,
@@ -94,9 +102,9 @@ pub struct StoredNotification {
     pub seq_number: i64,
     pub kind: NotificationKind,
     pub address: String,
-    #[serde(with = "hex_array_opt", default)]
+    #[serde(with = "crate::hexser::array_opt", default)]
     pub iccid: Option<[u8; 10]>,
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "crate::hexser::bytes")]
     pub pending: Vec<u8>,
 }
 
@@ -104,7 +112,7 @@ pub struct StoredNotification {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RspSession {
     /// euiccChallenge from GetEUICCChallenge.
-    #[serde(with = "hex_array")]
+    #[serde(with = "crate::hexser::array")]
     pub euicc_challenge: [u8; 16],
     /// Set by a successful AuthenticateServer.
     pub authenticated: Option<AuthenticatedSession>,
@@ -123,17 +131,17 @@ impl fmt::Debug for RspSession {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthenticatedSession {
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "crate::hexser::bytes")]
     pub transaction_id: Vec<u8>,
     pub server_address: String,
     /// CI PKID the session uses (euiccCiPKIdToBeUsed).
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "crate::hexser::bytes")]
     pub ci_pkid: Vec<u8>,
     /// SM-DP+ OID from CERT.DPauth (subjectAltName registeredID), contents octets.
-    #[serde(with = "hex_opt", default)]
+    #[serde(with = "crate::hexser::opt", default)]
     pub smdp_oid: Option<Vec<u8>>,
     /// euiccSignature1 (64 bytes), covered by smdpSignature2.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "crate::hexser::bytes")]
     pub euicc_signature1: Vec<u8>,
 }
 
@@ -141,13 +149,13 @@ pub struct AuthenticatedSession {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreparedSession {
     /// otSK.EUICC.ECKA scalar (secret).
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "crate::hexser::bytes")]
     pub ot_sk: Vec<u8>,
     /// otPK.EUICC.ECKA, uncompressed point.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "crate::hexser::bytes")]
     pub ot_pk: Vec<u8>,
     /// CERT.DPpb.ECDSA (DER).
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "crate::hexser::bytes")]
     pub dppb_cert: Vec<u8>,
 }
 
@@ -177,6 +185,23 @@ pub struct CardState {
     pub default_dp_address: Option<String>,
     pub root_ds_address: String,
     pub session: Option<RspSession>,
+    /// The GlobalPlatform container's state (absent from files written before containers
+    /// existed: then factory defaults).
+    #[serde(default)]
+    pub gp: GpState,
+    /// Pairing data (protocol → container) in its tear-safe store, with the administration
+    /// key and counter (absent from older files: the factory table, no key).
+    #[serde(default)]
+    pub pairing: PairingStore,
+    /// The UICC side (file system, PINs, USIM keys and SQNs) of each installed profile, keyed
+    /// by its ISD-P AID in hex. Built from the package at installation, or on first use for
+    /// profiles installed before; removed with the profile.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub uicc: BTreeMap<String, uicc::Uicc>,
+    /// The OTA platform (telecom container): OTA key sets, counters per TAR, configuration
+    /// (absent from older files: the factory test keys, see [`crate::ota`]).
+    #[serde(default)]
+    pub ota: crate::ota::OtaState,
 }
 
 impl Default for CardState {
@@ -189,6 +214,10 @@ impl Default for CardState {
             default_dp_address: None,
             root_ds_address: DEFAULT_ROOT_DS_ADDRESS.to_string(),
             session: None,
+            gp: GpState::default(),
+            pairing: PairingStore::default(),
+            uicc: BTreeMap::new(),
+            ota: crate::ota::OtaState::default(),
         }
     }
 }
@@ -197,6 +226,14 @@ impl CardState {
     /// A factory-fresh card.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A factory-fresh card whose pairing data can be changed with SET PAIRING DATA under
+    /// `key` (AES-128 or AES-256, see [`crate::pairing`]).
+    pub fn with_pairing_admin_key(key: &[u8]) -> Result<Self, CardError> {
+        let mut s = Self::default();
+        s.pairing.set_admin_key(key)?;
+        Ok(s)
     }
 
     /// Versioned JSON.
@@ -258,71 +295,3 @@ impl CardState {
 pub const ISDP_AID_BASE: [u8; 16] = [
     0xA0, 0x00, 0x00, 0x05, 0x59, 0x10, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0x89, 0x00, 0x00, 0x10, 0x00,
 ];
-
-mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode_upper(v))
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        hex::decode(s).map_err(serde::de::Error::custom)
-    }
-}
-
-mod hex_opt {
-    use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(b) => s.serialize_some(&hex::encode_upper(b)),
-            None => s.serialize_none(),
-        }
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        match Option::<String>::deserialize(d)? {
-            Some(s) => hex::decode(s).map(Some).map_err(serde::de::Error::custom),
-            None => Ok(None),
-        }
-    }
-}
-
-mod hex_array {
-    use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode_upper(v))
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-        d: D,
-    ) -> Result<[u8; N], D::Error> {
-        let s = String::deserialize(d)?;
-        let v = hex::decode(s).map_err(serde::de::Error::custom)?;
-        v.try_into()
-            .map_err(|_| serde::de::Error::custom("wrong length"))
-    }
-}
-
-mod hex_array_opt {
-    use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer, const N: usize>(
-        v: &Option<[u8; N]>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(b) => s.serialize_some(&hex::encode_upper(b)),
-            None => s.serialize_none(),
-        }
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-        d: D,
-    ) -> Result<Option<[u8; N]>, D::Error> {
-        match Option::<String>::deserialize(d)? {
-            Some(s) => {
-                let v = hex::decode(s).map_err(serde::de::Error::custom)?;
-                v.try_into()
-                    .map(Some)
-                    .map_err(|_| serde::de::Error::custom("wrong length"))
-            }
-            None => Ok(None),
-        }
-    }
-}

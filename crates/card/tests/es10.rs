@@ -145,8 +145,12 @@ fn profiles_info() {
         b"Simkit"
     );
     assert!(tlv::find(first, tlv::Tag(0xB6)).unwrap().is_some());
-    // profileClass DEFAULT operational is omitted; the test profile shows '95' 01 00.
-    assert!(tlv::find(first, tlv::Tag(0x95)).unwrap().is_none());
+    // profileClass is coded for every profile: operational '95' 01 02 (metadata without
+    // one), test '95' 01 00.
+    assert_eq!(
+        tlv::find(first, tlv::Tag(0x95)).unwrap().unwrap().value,
+        [2]
+    );
     assert_eq!(
         tlv::find(infos[1].value, tlv::Tag(0x95))
             .unwrap()
@@ -391,6 +395,57 @@ fn seeded_with_policy() -> CardState {
     st
 }
 
+/// lpac's `profile list` sends a bare ProfileInfoListRequest, `BF2D 00` (no searchCriteria, no
+/// tagList: lpac euicc/es10c.c, es10c_get_profiles_info), and prints `profileClass` from tag
+/// '95' only, `null` without it. Without a tagList the eUICC returns the default set of
+/// SGP.22 §5.7.15, profileClass among it, so an operational profile (whose metadata leaves
+/// profileClass out, rsp.asn: "default if absent: 'operational'") answers '95' 01 02, as
+/// deployed eUICCs do (pySim tests/pySim-shell_test/euicc/get_profiles_info.ok).
+#[test]
+fn profiles_info_default_set_codes_operational_class() {
+    let mut card = new_card(seeded());
+    let ch = open_isdr(&mut card);
+    let first_aid = format!("4F10{AID1}");
+    let resp = es10(&mut card, ch, &hex("BF2D00"));
+    // The whole first ProfileInfo, in rsp.asn order: '5A' '4F' '9F70' '91' '92' '95' 'B6'.
+    let spn = hex::encode_upper("Simkit");
+    let name = hex::encode_upper(format!("Profile {ICCID1}"));
+    let nci = "B61A3018800204708112".to_string() + &hex::encode_upper("notify.example.com");
+    let e3 = format!("5A0A{ICCID1}{first_aid}9F7001019106{spn}921C{name}950102{nci}");
+    let e3 = format!("E3{:02X}{e3}", e3.len() / 2);
+    assert!(
+        hex::encode_upper(&resp).contains(&e3),
+        "{}\nwanted {e3}",
+        hex::encode_upper(&resp)
+    );
+    // Decoded as lpac does: the class is there for both profiles.
+    let rsp::es10c::ProfileInfoListResponse::Ok(list) =
+        rsp::es10c::ProfileInfoListResponse::decode(&resp).unwrap()
+    else {
+        panic!("error response")
+    };
+    let classes: Vec<_> = list.iter().map(|p| p.profile_class).collect();
+    assert_eq!(
+        classes,
+        [Some(ProfileClass::OPERATIONAL), Some(ProfileClass::TEST)]
+    );
+    // Asked for by tagList ('5C' 01 95), operational is coded too.
+    assert_eq!(
+        es10(&mut card, ch, &hex(&format!("BF2D17A0124F10{AID1}5C0195"))),
+        hex("BF2D07A005E303950102")
+    );
+    // Not asked for: left out.
+    assert_eq!(
+        es10(&mut card, ch, &hex(&format!("BF2D17A0124F10{AID1}5C0190"))),
+        hex("BF2D04A002E300")
+    );
+    // Searching by class operational finds the profile whose metadata has no class.
+    assert_eq!(
+        es10(&mut card, ch, &hex("BF2D08A003950102 5C015A")),
+        hex(&format!("BF2D10A00EE30C5A0A{ICCID1}"))
+    );
+}
+
 #[test]
 fn profile_info_fields_and_policy_rules() {
     use rsp::es10c::{ProfileInfoListError, ProfileInfoListResponse};
@@ -412,7 +467,7 @@ fn profile_info_fields_and_policy_rules() {
         p.profile_name.as_deref(),
         Some(&*format!("Profile {ICCID1}"))
     );
-    assert_eq!(p.profile_class, None);
+    assert_eq!(p.profile_class, Some(ProfileClass::OPERATIONAL));
     assert_eq!(
         p.dp_proprietary_data.as_ref().unwrap().dp_oid.to_string(),
         "2.999.10"

@@ -309,7 +309,9 @@ impl<T: CardTransport> Lpa<T> {
 
         // §3.1.3.2: end user confirmation, and the Confirmation Code when the SM-DP+ asks for it.
         if !confirm(&metadata) {
-            return Err(cancel_with(CancelSessionReason::END_USER_REJECTION)(LpaError::Rejected));
+            return Err(cancel_with(CancelSessionReason::END_USER_REJECTION)(
+                LpaError::Rejected,
+            ));
         }
         let hash_cc = match (smdp_signed2.cc_required_flag, s.confirmation_code) {
             (true, Some(cc)) => Some(hash_confirmation_code(cc, s.txid)),

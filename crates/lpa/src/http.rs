@@ -2,10 +2,16 @@
 //! TLS server authentication chains to the GSMA CI certificates the caller trusts (SGP.22 §2.6.6.1);
 //! plain `http://` is refused unless the caller opts in for lab use.
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::CertificateDer;
@@ -26,44 +32,106 @@ pub trait Es9Transport: Send + Sync {
     ) -> impl std::future::Future<Output = Result<(u16, Vec<u8>), LpaError>> + Send;
 }
 
+/// Name resolution of the HTTP client: the system resolver, except for host names pinned to
+/// fixed addresses (as `curl --resolve` does; a benchmark or a lab setup avoids a DNS lookup,
+/// which the system resolver runs on a blocking thread, per connection).
+#[derive(Clone)]
+pub struct Resolver {
+    pinned: Arc<Vec<(String, Vec<SocketAddr>)>>,
+    system: GaiResolver,
+}
+
+type ResolveFuture =
+    Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, std::io::Error>> + Send>>;
+
+impl tower_service::Service<Name> for Resolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = ResolveFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let pinned = self
+            .pinned
+            .iter()
+            .find(|(host, _)| host.eq_ignore_ascii_case(name.as_str()))
+            .map(|(_, addrs)| addrs.clone());
+        if let Some(addrs) = pinned {
+            return Box::pin(std::future::ready(Ok(addrs.into_iter())));
+        }
+        let lookup = self.system.call(name);
+        Box::pin(async move { Ok(lookup.await?.collect::<Vec<_>>().into_iter()) })
+    }
+}
+
+type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector<Resolver>>, Full<Bytes>>;
+
 /// ES9+ over HTTP(S) with connection reuse.
 #[derive(Clone)]
 pub struct HttpTransport {
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: HttpClient,
     allow_http: bool,
     timeout: Duration,
+}
+
+/// The TLS client configuration of an ES9+ client: `trusted_roots` (DER) are the trust anchors
+/// (the GSMA CI, or a minted test CI), ring provider, TLS 1.2 and 1.3.
+pub fn tls_config(trusted_roots: &[Vec<u8>]) -> Result<rustls::ClientConfig, LpaError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for der in trusted_roots {
+        roots
+            .add(CertificateDer::from(der.clone()))
+            .map_err(|e| LpaError::Transport(format!("trust anchor rejected: {e}")))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| LpaError::Transport(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 impl HttpTransport {
     /// `trusted_roots`: DER certificates accepted as TLS trust anchors (the GSMA CI, or a minted
     /// test CI). `allow_http`: permit `http://` SM-DP+ addresses (lab use only).
     pub fn new(trusted_roots: &[Vec<u8>], allow_http: bool) -> Result<Self, LpaError> {
-        let mut roots = rustls::RootCertStore::empty();
-        for der in trusted_roots {
-            roots
-                .add(CertificateDer::from(der.clone()))
-                .map_err(|e| LpaError::Transport(format!("trust anchor rejected: {e}")))?;
-        }
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| LpaError::Transport(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        Ok(Self::with_tls_config(
+            tls_config(trusted_roots)?,
+            allow_http,
+            &[],
+        ))
+    }
+
+    /// A client with a prepared TLS configuration (see [`tls_config`]); `pinned` host names
+    /// resolve to the given addresses without a DNS lookup.
+    pub fn with_tls_config(
+        tls: rustls::ClientConfig,
+        allow_http: bool,
+        pinned: &[(String, Vec<SocketAddr>)],
+    ) -> Self {
+        let resolver = Resolver {
+            pinned: Arc::new(pinned.to_vec()),
+            system: GaiResolver::new(),
+        };
+        let mut http = HttpConnector::new_with_resolver(resolver);
+        http.enforce_http(false);
         let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
         let connector = if allow_http {
-            builder.https_or_http().enable_http1().build()
+            builder.https_or_http().enable_http1().wrap_connector(http)
         } else {
-            builder.https_only().enable_http1().build()
+            builder.https_only().enable_http1().wrap_connector(http)
         };
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        Ok(HttpTransport {
+        HttpTransport {
             client,
             allow_http,
             timeout: Duration::from_secs(30),
-        })
+        }
     }
 
     /// The URL of an ES9+ function at `smdp_address` (a host\[:port\], or a full URL in lab use).

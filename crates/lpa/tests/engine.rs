@@ -7,10 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use apdu::{CardTransport, Command, StoreDataChain, TransportError, ISD_R_AID};
-use lpa::{
-    default_device_info, ChannelMode, Es9Transport, Lpa, LpaError,
-    NotificationStatus,
-};
+use lpa::{default_device_info, ChannelMode, Es9Transport, Lpa, LpaError, NotificationStatus};
 use rsp::es10b::{
     AuthenticateServerRequest, CancelSessionRequest, CancelSessionResponse,
     CancelSessionResponseOk, EuiccCancelSessionSigned, EuiccInfo1, GetEuiccChallengeResponse,
@@ -707,7 +704,10 @@ async fn smdp_requiring_a_code_that_is_missing_postpones() {
         .await
         .unwrap_err();
     assert_eq!(err, LpaError::ConfirmationCodeRequired);
-    assert_eq!(cancel_reasons(&card), [rsp::CancelSessionReason::POSTPONED.0]);
+    assert_eq!(
+        cancel_reasons(&card),
+        [rsp::CancelSessionReason::POSTPONED.0]
+    );
     assert_eq!(
         dp.functions(),
         [
@@ -731,7 +731,10 @@ async fn end_user_rejection_cancels_the_session() {
         .await
         .unwrap_err();
     assert_eq!(err, LpaError::Rejected);
-    assert_eq!(cancel_reasons(&card), [rsp::CancelSessionReason::END_USER_REJECTION.0]);
+    assert_eq!(
+        cancel_reasons(&card),
+        [rsp::CancelSessionReason::END_USER_REJECTION.0]
+    );
     // ES9+.CancelSession forwards the eUICC's signed CancelSessionResponse (SGP.22 §5.6.5).
     let card_answer = cancel_session_response(&card.requests_with(&[0xBF, 0x41])[0]);
     let (address, cancel) = dp.call_to(path::CANCEL_SESSION).unwrap();
@@ -762,7 +765,10 @@ async fn es9_failed_status_becomes_an_error_and_cancels() {
             message: Some("Refused".into())
         }
     );
-    assert_eq!(cancel_reasons(&card), [rsp::CancelSessionReason::UNDEFINED_REASON.0]);
+    assert_eq!(
+        cancel_reasons(&card),
+        [rsp::CancelSessionReason::UNDEFINED_REASON.0]
+    );
     assert_eq!(
         dp.functions(),
         [
@@ -822,7 +828,10 @@ async fn mismatching_transaction_id_cancels() {
         .await
         .unwrap_err();
     assert!(matches!(err, LpaError::Protocol(_)), "{err:?}");
-    assert_eq!(cancel_reasons(&card), [rsp::CancelSessionReason::UNDEFINED_REASON.0]);
+    assert_eq!(
+        cancel_reasons(&card),
+        [rsp::CancelSessionReason::UNDEFINED_REASON.0]
+    );
 }
 
 #[tokio::test]

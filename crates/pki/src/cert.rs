@@ -213,6 +213,12 @@ impl Certificate {
         Certificate::from_der(&der)
     }
 
+    /// The certificate as PEM (`-----BEGIN CERTIFICATE-----`, LF line endings).
+    pub fn to_pem(&self) -> String {
+        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, self.der())
+            .unwrap_or_default()
+    }
+
     fn apply_extension(
         &mut self,
         id: ObjectIdentifier,

@@ -24,7 +24,10 @@ pub use error::PkiError;
 pub use keys::{PrivateKey, PublicKey};
 pub use role::{oid, RspRole};
 pub use sig::{der_to_plain, plain_to_der};
-pub use validate::{verify_dp_certificate, verify_euicc_chain, EuiccIdentity};
+pub use validate::{
+    verify_dp_certificate, verify_euicc_chain, verify_euicc_chain_cached, EuiccIdentity,
+    EumSignatureCache,
+};
 
 /// Result alias for this crate.
 pub type Result<T> = core::result::Result<T, PkiError>;

@@ -156,16 +156,40 @@ fn build(
     aki: Option<&[u8]>,
     signer: &PrivateKey,
 ) -> Result<Certificate, PkiError> {
-    let (nb_tag, nb) = encode_time(req.not_before)?;
-    let (na_tag, na) = encode_time(req.not_after)?;
     let extensions = extensions(req, ski, aki)?;
+    build_tbs_and_sign(
+        req.serial,
+        req.not_before,
+        req.not_after,
+        issuer_name,
+        subject_name,
+        subject_key,
+        &extensions,
+        signer,
+    )
+}
+
+/// Encodes a v3 TBSCertificate with `extensions` (each a DER Extension) and signs it.
+#[allow(clippy::too_many_arguments)]
+fn build_tbs_and_sign(
+    serial: &[u8],
+    not_before: u64,
+    not_after: u64,
+    issuer_name: &[u8],
+    subject_name: &[u8],
+    subject_key: &PublicKey,
+    extensions: &[Vec<u8>],
+    signer: &PrivateKey,
+) -> Result<Certificate, PkiError> {
+    let (nb_tag, nb) = encode_time(not_before)?;
+    let (na_tag, na) = encode_time(not_after)?;
     let mut tbs = Writer::new();
     tbs.nested(Tag::SEQUENCE, |w| {
         // version [0] EXPLICIT v3(2)
         w.nested(Tag::context_constructed(0), |w| {
             w.put(Tag::INTEGER, &[2]);
         });
-        w.put(Tag::INTEGER, &der_uint(req.serial));
+        w.put(Tag::INTEGER, &der_uint(serial));
         put_signature_algorithm(w);
         w.raw(issuer_name);
         w.nested(Tag::SEQUENCE, |w| {
@@ -176,7 +200,7 @@ fn build(
         w.raw(&subject_key.to_spki_der());
         w.nested(Tag::context_constructed(3), |w| {
             w.nested(Tag::SEQUENCE, |w| {
-                for ext in &extensions {
+                for ext in extensions {
                     w.raw(ext);
                 }
             });
@@ -409,6 +433,174 @@ fn encode_time(unix: u64) -> Result<(Tag, Vec<u8>), PkiError> {
             format!("{year:04}{rest}").into_bytes(),
         )
     })
+}
+
+/// Which plain TLS certificate profile (RFC 5280 / RFC 5246 §7.4.6) to mint. These sit outside
+/// the GSMA RSP PKI: SGP.22 §2.6.5 leaves the ES2+ (Operator ↔ SM-DP+) mutual-TLS PKI to the
+/// two parties, so Operator CAs and their client certificates are ordinary X.509 without RSP
+/// certificate policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsProfile {
+    /// A CA: basicConstraints cA=TRUE (critical), keyUsage keyCertSign + cRLSign (critical).
+    Ca,
+    /// A TLS client: keyUsage digitalSignature, extendedKeyUsage id-kp-clientAuth.
+    Client,
+    /// A TLS server: keyUsage digitalSignature, extendedKeyUsage id-kp-serverAuth.
+    Server,
+}
+
+/// A plain TLS certificate to mint (see [`TlsProfile`]).
+#[derive(Debug, Clone)]
+pub struct TlsCertRequest<'a> {
+    pub profile: TlsProfile,
+    pub subject: &'a [(DnAttr, &'a str)],
+    /// Unsigned big-endian serial number.
+    pub serial: &'a [u8],
+    /// Unix seconds.
+    pub not_before: u64,
+    /// Unix seconds.
+    pub not_after: u64,
+    /// subjectAltName dNSName entries.
+    pub dns_names: &'a [&'a str],
+}
+
+/// Mints a plain TLS certificate for `subject_key`: self-signed when `issuer` is `None` (only
+/// for [`TlsProfile::Ca`]), else signed by `issuer` (a CA certificate and its key).
+pub fn issue_tls(
+    req: &TlsCertRequest<'_>,
+    subject_key: &PublicKey,
+    issuer: Option<(&Certificate, &PrivateKey)>,
+) -> Result<Certificate, PkiError> {
+    let subject = encode_name(req.subject);
+    let ski = key_id(subject_key);
+    let mut exts = vec![ext(
+        EXT_SKI,
+        false,
+        &tlv::encode_tlv(Tag::OCTET_STRING, &ski),
+    )];
+    let (issuer_name, signer, aki) = match issuer {
+        Some((cert, key)) => {
+            if key.public_key() != *cert.public_key() {
+                return Err(PkiError::Malformed(
+                    "issuer key does not match issuer certificate".into(),
+                ));
+            }
+            if cert.basic_constraints().is_none_or(|b| !b.ca) {
+                return Err(PkiError::Malformed("issuer is not a CA certificate".into()));
+            }
+            let aki = cert.subject_key_id().ok_or_else(|| {
+                PkiError::Malformed("issuer certificate has no subjectKeyIdentifier".into())
+            })?;
+            (cert.subject().der().to_vec(), key, Some(aki.to_vec()))
+        }
+        None if req.profile == TlsProfile::Ca => {
+            return Err(PkiError::Malformed(
+                "a self-signed TLS CA needs its own private key: use issue_tls_ca".into(),
+            ))
+        }
+        None => {
+            return Err(PkiError::Malformed(
+                "only CA certificates are self-signed".into(),
+            ))
+        }
+    };
+    if let Some(id) = aki {
+        exts.push(ext(
+            EXT_AKI,
+            false,
+            &tlv::encode_tlv(Tag::SEQUENCE, &tlv::encode_tlv(Tag::context(0), &id)),
+        ));
+    }
+    exts.extend(tls_extensions(req)?);
+    build_tbs_and_sign(
+        req.serial,
+        req.not_before,
+        req.not_after,
+        &issuer_name,
+        &subject,
+        subject_key,
+        &exts,
+        signer,
+    )
+}
+
+/// Mints a self-signed TLS CA certificate (profile [`TlsProfile::Ca`]) for `key`.
+pub fn issue_tls_ca(req: &TlsCertRequest<'_>, key: &PrivateKey) -> Result<Certificate, PkiError> {
+    if req.profile != TlsProfile::Ca {
+        return Err(PkiError::Malformed(
+            "only CA certificates are self-signed".into(),
+        ));
+    }
+    let subject = encode_name(req.subject);
+    let public = key.public_key();
+    let ski = key_id(&public);
+    let mut exts = vec![ext(
+        EXT_SKI,
+        false,
+        &tlv::encode_tlv(Tag::OCTET_STRING, &ski),
+    )];
+    exts.extend(tls_extensions(req)?);
+    build_tbs_and_sign(
+        req.serial,
+        req.not_before,
+        req.not_after,
+        &subject,
+        &subject,
+        &public,
+        &exts,
+        key,
+    )
+}
+
+fn tls_extensions(req: &TlsCertRequest<'_>) -> Result<Vec<Vec<u8>>, PkiError> {
+    let key_usage = |bits: &[usize]| {
+        ext(
+            EXT_KEY_USAGE,
+            true,
+            &tlv::encode_tlv(Tag::BIT_STRING, &BitString::from_bits(bits).encode()),
+        )
+    };
+    let eku = |purpose: &ObjectIdentifier| {
+        let mut w = Writer::new();
+        w.nested(Tag::SEQUENCE, |w| {
+            w.put(Tag::OID, purpose.as_bytes());
+        });
+        ext(EXT_EKU, false, w.as_bytes())
+    };
+    let mut out = Vec::new();
+    match req.profile {
+        TlsProfile::Ca => {
+            let mut w = Writer::new();
+            w.nested(Tag::SEQUENCE, |w| {
+                w.put(Tag::BOOLEAN, &[0xFF]);
+            });
+            out.push(ext(EXT_BASIC_CONSTRAINTS, true, w.as_bytes()));
+            out.push(key_usage(&[KU_KEY_CERT_SIGN, KU_CRL_SIGN]));
+        }
+        TlsProfile::Client => {
+            out.push(key_usage(&[KU_DIGITAL_SIGNATURE]));
+            out.push(eku(&oid::KP_CLIENT_AUTH));
+        }
+        TlsProfile::Server => {
+            out.push(key_usage(&[KU_DIGITAL_SIGNATURE]));
+            out.push(eku(&oid::KP_SERVER_AUTH));
+        }
+    }
+    if !req.dns_names.is_empty() {
+        let mut w = Writer::new();
+        w.nested(Tag::SEQUENCE, |w| {
+            for d in req.dns_names {
+                w.put(Tag::context(2), d.as_bytes());
+            }
+        });
+        for d in req.dns_names {
+            if d.is_empty() || !d.is_ascii() {
+                return Err(PkiError::Malformed(format!("DNS name {d:?}")));
+            }
+        }
+        out.push(ext(EXT_SAN, false, w.as_bytes()));
+    }
+    Ok(out)
 }
 
 /// A certificate with its private key.
@@ -684,4 +876,60 @@ pub fn mint_euicc<R: CryptoRng + ?Sized>(
     };
     let cert = issue(&req, &key.public_key(), &eum.cert, &eum.key)?;
     Ok(CertifiedKey { cert, key })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+        rand_core::UnwrapErr(getrandom::SysRng)
+    }
+
+    #[test]
+    fn tls_ca_and_client() {
+        let mut rng = rng();
+        let ca_key = PrivateKey::generate(Curve::NistP256, &mut rng);
+        let ca_req = TlsCertRequest {
+            profile: TlsProfile::Ca,
+            subject: &[(DnAttr::O, "MNO1"), (DnAttr::CN, "MNO1 ES2+ CA")],
+            serial: &[1],
+            not_before: 1_700_000_000,
+            not_after: 1_800_000_000,
+            dns_names: &[],
+        };
+        let ca = issue_tls_ca(&ca_req, &ca_key).unwrap();
+        assert_eq!(ca.basic_constraints().map(|b| b.ca), Some(true));
+        assert_eq!(ca.subject().common_name(), Some("MNO1 ES2+ CA"));
+        ca.verify_signed_by(ca.public_key()).unwrap();
+        assert!(ca.role().is_none());
+        assert!(ca.to_pem().starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert_eq!(Certificate::from_pem(&ca.to_pem()).unwrap(), ca);
+
+        let leaf_key = PrivateKey::generate(Curve::NistP256, &mut rng);
+        let req = TlsCertRequest {
+            profile: TlsProfile::Client,
+            subject: &[(DnAttr::CN, "MNO1")],
+            serial: &[2],
+            dns_names: &["mno1.example"],
+            ..ca_req.clone()
+        };
+        let leaf = issue_tls(&req, &leaf_key.public_key(), Some((&ca, &ca_key))).unwrap();
+        leaf.verify_signed_by(ca.public_key()).unwrap();
+        assert_eq!(leaf.extended_key_usage(), &[oid::KP_CLIENT_AUTH]);
+        assert_eq!(leaf.dns_names(), &["mno1.example".to_string()]);
+        assert_eq!(leaf.authority_key_id(), ca.subject_key_id());
+        assert!(leaf.basic_constraints().is_none());
+
+        // A leaf cannot issue, a CA is not issued without a key, the key must match.
+        assert!(issue_tls(&req, &leaf_key.public_key(), Some((&leaf, &leaf_key))).is_err());
+        assert!(issue_tls(&req, &leaf_key.public_key(), None).is_err());
+        assert!(issue_tls(&req, &leaf_key.public_key(), Some((&ca, &leaf_key))).is_err());
+        assert!(issue_tls_ca(&req, &leaf_key).is_err());
+        let bad = TlsCertRequest {
+            dns_names: &[""],
+            ..req.clone()
+        };
+        assert!(issue_tls(&bad, &leaf_key.public_key(), Some((&ca, &ca_key))).is_err());
+    }
 }

@@ -27,13 +27,97 @@ pub fn verify_euicc_chain(
     euicc: &Certificate,
     now: u64,
 ) -> Result<EuiccIdentity, PkiError> {
+    euicc_chain(trusted_cis, eum, euicc, now, None)
+}
+
+/// Remembers which EUM certificates were found signed by which CI, so a server that sees the
+/// same few EUMs on every download checks that signature once. Only the signature is
+/// remembered: validity dates, roles, key usage, names and the eUICC certificate are checked
+/// on every call. Keyed by SHA-256 of (CI public key, EUM certificate DER); bounded (it
+/// starts over when full).
+#[derive(Debug, Default)]
+pub struct EumSignatureCache {
+    verified: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
+}
+
+/// Entries [`EumSignatureCache`] keeps before starting over (EUMs are few; this bounds memory
+/// against a peer sending many distinct ones).
+const EUM_CACHE_ENTRIES: usize = 1024;
+
+impl EumSignatureCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn key(eum: &Certificate, ci: &Certificate) -> [u8; 32] {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        let ci_key = ci.public_key().to_uncompressed();
+        h.update((ci_key.len() as u32).to_be_bytes());
+        h.update(&ci_key);
+        h.update(eum.der());
+        h.finalize().into()
+    }
+
+    /// The EUM's signature by `ci`: remembered, or verified now (and remembered if valid).
+    fn check(&self, eum: &Certificate, ci: &Certificate) -> Result<(), PkiError> {
+        let key = Self::key(eum, ci);
+        let known = |v: &std::collections::HashSet<[u8; 32]>| v.contains(&key);
+        if self.verified.lock().map(|v| known(&v)).unwrap_or(false) {
+            return Ok(());
+        }
+        check_issued_by(eum, ci, RspRole::Eum)?;
+        if let Ok(mut v) = self.verified.lock() {
+            if v.len() >= EUM_CACHE_ENTRIES {
+                v.clear();
+            }
+            v.insert(key);
+        }
+        Ok(())
+    }
+
+    /// How many EUM signatures are remembered.
+    pub fn len(&self) -> usize {
+        self.verified.lock().map(|v| v.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// [`verify_euicc_chain`] with the EUM's signature by the CI checked through `cache`: every
+/// other check runs as in [`verify_euicc_chain`], and the result is the same.
+pub fn verify_euicc_chain_cached(
+    trusted_cis: &[Certificate],
+    eum: &Certificate,
+    euicc: &Certificate,
+    now: u64,
+    cache: &EumSignatureCache,
+) -> Result<EuiccIdentity, PkiError> {
+    euicc_chain(trusted_cis, eum, euicc, now, Some(cache))
+}
+
+fn euicc_chain(
+    trusted_cis: &[Certificate],
+    eum: &Certificate,
+    euicc: &Certificate,
+    now: u64,
+    cache: Option<&EumSignatureCache>,
+) -> Result<EuiccIdentity, PkiError> {
     let ci = find_ci(trusted_cis, eum)?;
     check_ca(ci, RspRole::Ci, now)?;
     if eum.curve() != ci.curve() || euicc.curve() != ci.curve() {
         return Err(PkiError::CurveMismatch);
     }
 
-    check_issued_by(eum, ci, RspRole::Eum)?;
+    match cache {
+        Some(cache) => {
+            check_names(eum, ci, RspRole::Eum)?;
+            cache.check(eum, ci)?;
+        }
+        None => check_issued_by(eum, ci, RspRole::Eum)?,
+    }
     check_ca(eum, RspRole::Eum, now)?;
 
     check_issued_by(euicc, eum, RspRole::Euicc)?;
@@ -98,17 +182,23 @@ fn find_ci<'a>(
 }
 
 /// `cert` (playing `role`) chains to `issuer`: key identifier, issuer name and signature.
-fn check_issued_by(
-    cert: &Certificate,
-    issuer: &Certificate,
-    role: RspRole,
-) -> Result<(), PkiError> {
+/// The issuer name and key identifier of `cert` are those of `issuer`.
+fn check_names(cert: &Certificate, issuer: &Certificate, role: RspRole) -> Result<(), PkiError> {
     if cert.authority_key_id().is_none()
         || cert.authority_key_id() != issuer.subject_key_id()
         || cert.issuer().der() != issuer.subject().der()
     {
         return Err(PkiError::IssuerMismatch(role));
     }
+    Ok(())
+}
+
+fn check_issued_by(
+    cert: &Certificate,
+    issuer: &Certificate,
+    role: RspRole,
+) -> Result<(), PkiError> {
+    check_names(cert, issuer, role)?;
     cert.verify_signed_by(issuer.public_key())
         .map_err(|e| match e {
             PkiError::UnsupportedAlgorithm(a) => PkiError::UnsupportedAlgorithm(a),

@@ -2,8 +2,8 @@
 
 use pki::mint::{self, CertRequest, CertifiedKey, DnAttr, Profile, TestPki, TestPkiConfig};
 use pki::{
-    verify_dp_certificate, verify_euicc_chain, Certificate, Curve, PkiError, PrivateKey, PublicKey,
-    RspRole,
+    verify_dp_certificate, verify_euicc_chain, verify_euicc_chain_cached, Certificate, Curve,
+    EumSignatureCache, PkiError, PrivateKey, PublicKey, RspRole,
 };
 use rand_core::UnwrapErr;
 
@@ -140,6 +140,51 @@ fn euicc_chain_validates_on_both_curves() {
             verify_euicc_chain(std::slice::from_ref(&s.ci), &s.eum, &s.euicc, 2_600_000_000)
                 .is_ok()
         );
+    }
+}
+
+/// The EUM signature cache changes no result: the same identity, and a forged EUM signature
+/// is refused every time (a failure is never remembered); the other checks still run.
+#[test]
+fn eum_signature_cache_gives_the_same_results() {
+    for curve in Curve::ALL {
+        let s = load(curve);
+        let cis = std::slice::from_ref(&s.ci);
+        let cache = EumSignatureCache::new();
+        let plain = verify_euicc_chain(cis, &s.eum, &s.euicc, NOW).unwrap();
+        assert_eq!(
+            verify_euicc_chain_cached(cis, &s.eum, &s.euicc, NOW, &cache).unwrap(),
+            plain
+        );
+        assert_eq!(cache.len(), 1);
+        assert_eq!(
+            verify_euicc_chain_cached(cis, &s.eum, &s.euicc, NOW, &cache).unwrap(),
+            plain
+        );
+        assert_eq!(cache.len(), 1);
+        // Validity is still checked with a remembered signature (the SGP.26 EUM's notAfter is
+        // before year 7496).
+        assert_eq!(
+            verify_euicc_chain_cached(cis, &s.eum, &s.euicc, 175_000_000_000, &cache),
+            verify_euicc_chain(cis, &s.eum, &s.euicc, 175_000_000_000)
+        );
+
+        // The same EUM with its signature's last byte changed.
+        let mut der = s.eum.der().to_vec();
+        if let Some(last) = der.last_mut() {
+            *last ^= 0x01;
+        }
+        let forged = Certificate::from_der(&der).unwrap();
+        let fresh = EumSignatureCache::new();
+        for c in [&cache, &fresh] {
+            for _ in 0..2 {
+                assert_eq!(
+                    verify_euicc_chain_cached(cis, &forged, &s.euicc, NOW, c),
+                    Err(PkiError::InvalidCertSignature(RspRole::Eum))
+                );
+            }
+        }
+        assert_eq!(fresh.len(), 0);
     }
 }
 

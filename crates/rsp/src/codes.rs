@@ -85,8 +85,16 @@ pub struct StatusCode {
 }
 
 impl StatusCode {
-    pub const fn new(subject: &'static str, reason: &'static str, description: &'static str) -> StatusCode {
-        StatusCode { subject, reason, description }
+    pub const fn new(
+        subject: &'static str,
+        reason: &'static str,
+        description: &'static str,
+    ) -> StatusCode {
+        StatusCode {
+            subject,
+            reason,
+            description,
+        }
     }
 }
 

@@ -143,10 +143,16 @@ pub struct FunctionExecutionStatus {
 
 impl FunctionExecutionStatus {
     pub fn success() -> Self {
-        FunctionExecutionStatus { status: ExecutionStatus::ExecutedSuccess, status_code_data: None }
+        FunctionExecutionStatus {
+            status: ExecutionStatus::ExecutedSuccess,
+            status_code_data: None,
+        }
     }
     pub fn failed(data: impl Into<StatusCodeData>) -> Self {
-        FunctionExecutionStatus { status: ExecutionStatus::Failed, status_code_data: Some(data.into()) }
+        FunctionExecutionStatus {
+            status: ExecutionStatus::Failed,
+            status_code_data: Some(data.into()),
+        }
     }
 }
 
@@ -159,10 +165,14 @@ pub struct ResponseHeader {
 
 impl ResponseHeader {
     pub fn success() -> Self {
-        ResponseHeader { function_execution_status: FunctionExecutionStatus::success() }
+        ResponseHeader {
+            function_execution_status: FunctionExecutionStatus::success(),
+        }
     }
     pub fn failed(data: impl Into<StatusCodeData>) -> Self {
-        ResponseHeader { function_execution_status: FunctionExecutionStatus::failed(data) }
+        ResponseHeader {
+            function_execution_status: FunctionExecutionStatus::failed(data),
+        }
     }
 }
 
@@ -281,13 +291,19 @@ impl InitiateAuthenticationOk {
     }
     /// The SubjectKeyIdentifier value (unwrapped from its `04` TLV).
     pub fn euicc_ci_pkid_to_be_used_value(&self) -> Result<Vec<u8>> {
-        tlv_value(&self.euicc_ci_pkid_to_be_used, Tag::OCTET_STRING, "euiccCiPKIdToBeUsed")
+        tlv_value(
+            &self.euicc_ci_pkid_to_be_used,
+            Tag::OCTET_STRING,
+            "euiccCiPKIdToBeUsed",
+        )
     }
 }
 
 /// The value of a field that the JSON binding carries as one complete DER TLV with `tag`.
 fn tlv_value(der: &[u8], tag: Tag, ty: &'static str) -> Result<Vec<u8>> {
-    tlv::Tlv::parse_expecting(der, tag).map(|t| t.value.to_vec()).map_err(|source| Error::Tlv { ty, source })
+    tlv::Tlv::parse_expecting(der, tag)
+        .map(|t| t.value.to_vec())
+        .map_err(|source| Error::Tlv { ty, source })
 }
 
 pub type InitiateAuthenticationResponse = Response<InitiateAuthenticationOk>;

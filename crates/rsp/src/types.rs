@@ -544,7 +544,10 @@ mod tests {
     fn named_ints() {
         assert_eq!(ProfileClass::OPERATIONAL.name(), Some("operational"));
         // SGP.22 v2.2.2 §5.7.14 CancelSessionReason, including the values added after v2.2.
-        assert_eq!(CancelSessionReason::LOAD_BPP_EXECUTION_ERROR.name(), Some("loadBppExecutionError"));
+        assert_eq!(
+            CancelSessionReason::LOAD_BPP_EXECUTION_ERROR.name(),
+            Some("loadBppExecutionError")
+        );
         assert_eq!(CancelSessionReason(127).name(), Some("undefinedReason"));
         assert_eq!(CancelSessionReason(6).name(), None);
         assert_eq!(format!("{:?}", ProfileClass(9)), "ProfileClass(9)");

@@ -1,5 +1,7 @@
 //! Digit-string codecs for ICCID and IMSI.
 
+use tlv::bcd::{self, Alphabet, Order};
+
 use crate::{Result, SaipError};
 
 /// Validates a string of decimal digits with a length in `min..=max`.
@@ -22,48 +24,38 @@ pub(crate) fn check_digits(field: &'static str, s: &str, min: usize, max: usize)
 /// ICCID as carried in `ProfileHeader.iccid`: 10 bytes of BCD in reading order (first digit in
 /// the high nibble), right-padded with `F` (the TS.48 profiles, e.g. `89 49 44 .. 02 3F`).
 pub(crate) fn iccid_header_encode(iccid: &str) -> Result<[u8; 10]> {
+    iccid_encode(iccid, Order::HighFirst)
+}
+
+fn iccid_encode(iccid: &str, order: Order) -> Result<[u8; 10]> {
     check_digits("ICCID", iccid, 18, 20)?;
-    let mut nibbles = iccid.bytes().map(|b| b - b'0').collect::<Vec<u8>>();
-    nibbles.resize(20, 0xF);
-    let mut out = [0u8; 10];
-    for (o, pair) in out.iter_mut().zip(nibbles.chunks_exact(2)) {
-        *o = (pair[0] << 4) | pair[1];
-    }
+    let packed =
+        bcd::encode(iccid, order, Alphabet::Decimal).map_err(|_| SaipError::InvalidDigits {
+            field: "ICCID",
+            reason: "only the digits 0-9 are allowed",
+        })?;
+    let mut out = [0xFF; 10];
+    out.iter_mut().zip(packed).for_each(|(o, b)| *o = b);
     Ok(out)
 }
 
+fn iccid_decode(bytes: &[u8], order: Order) -> Result<String> {
+    bcd::decode(bytes, order, Alphabet::Decimal)
+        .map_err(|_| SaipError::Invalid("ICCID is not BCD with F filler"))
+}
+
 pub(crate) fn iccid_header_decode(bytes: &[u8]) -> Result<String> {
-    let nibbles = bytes.iter().flat_map(|b| [b >> 4, b & 0x0F]);
-    digits_until_filler(nibbles)
+    iccid_decode(bytes, Order::HighFirst)
 }
 
 /// EF.ICCID content (ETSI TS 102 221 §13.2): 10 bytes of BCD, nibble-swapped (first digit in
 /// the low nibble), `F`-padded.
 pub(crate) fn iccid_ef_encode(iccid: &str) -> Result<[u8; 10]> {
-    let mut out = iccid_header_encode(iccid)?;
-    for b in out.iter_mut() {
-        *b = b.rotate_left(4);
-    }
-    Ok(out)
+    iccid_encode(iccid, Order::LowFirst)
 }
 
 pub(crate) fn iccid_ef_decode(bytes: &[u8]) -> Result<String> {
-    let nibbles = bytes.iter().flat_map(|b| [b & 0x0F, b >> 4]);
-    digits_until_filler(nibbles)
-}
-
-/// Digits up to the first `F`; anything after the `F` must be `F` too.
-fn digits_until_filler(nibbles: impl Iterator<Item = u8>) -> Result<String> {
-    let mut s = String::new();
-    let mut ended = false;
-    for n in nibbles {
-        match (n, ended) {
-            (0..=9, false) => s.push((b'0' + n) as char),
-            (0xF, _) => ended = true,
-            _ => return Err(SaipError::Invalid("ICCID is not BCD with F filler")),
-        }
-    }
-    Ok(s)
+    iccid_decode(bytes, Order::LowFirst)
 }
 
 /// Size of EF.IMSI (3GPP TS 31.102 §4.2.2): length byte plus 8 bytes.
@@ -77,14 +69,10 @@ pub(crate) fn imsi_encode(imsi: &str) -> Result<[u8; EF_IMSI_LEN]> {
     let odd = imsi.len() % 2 == 1;
     let mut nibbles = vec![if odd { 0x9 } else { 0x1 }];
     nibbles.extend(imsi.bytes().map(|b| b - b'0'));
-    if nibbles.len() % 2 == 1 {
-        nibbles.push(0xF);
-    }
+    let packed = bcd::pack(&nibbles, Order::LowFirst);
     let mut out = [0xFF; EF_IMSI_LEN];
-    out[0] = (nibbles.len() / 2) as u8;
-    for (o, pair) in out[1..].iter_mut().zip(nibbles.chunks_exact(2)) {
-        *o = pair[0] | (pair[1] << 4);
-    }
+    out[0] = packed.len() as u8;
+    out.iter_mut().skip(1).zip(packed).for_each(|(o, b)| *o = b);
     Ok(out)
 }
 
@@ -100,7 +88,7 @@ pub(crate) fn imsi_decode(content: &[u8]) -> Result<String> {
     let bytes = rest
         .get(..len)
         .ok_or(SaipError::Invalid("EF.IMSI shorter than its length byte"))?;
-    let mut nibbles = bytes.iter().flat_map(|b| [b & 0x0F, b >> 4]);
+    let mut nibbles = bcd::unpack(bytes, Order::LowFirst);
     let first = nibbles
         .next()
         .ok_or(SaipError::Invalid("EF.IMSI content"))?;

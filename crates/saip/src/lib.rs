@@ -19,6 +19,7 @@ mod bcd;
 pub mod fields;
 mod fs;
 mod header;
+pub mod template;
 
 pub use aka::{AkaParameter, AlgoConfiguration, AlgoParameter, AlgorithmId};
 pub use fs::{Fcp, File, FileItem, FileSystemPe};

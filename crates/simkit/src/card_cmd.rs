@@ -1,10 +1,11 @@
 //! `simkit card`: create, inspect and talk to a virtual eUICC kept in a card file
-//! (see [`crate::card_file`]).
+//! (see [`crate::card_file`]), and administer its pairing data ([`crate::pairing_cmd`]).
+
+// The pairing administration lives in its own file beside this one.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use apdu::CardTransport;
 use card::{CardIdentity, CardState, NotificationKind, ProfileState};
 use clap::Subcommand;
 use pki::mint::{mint_euicc, CertifiedKey, TestPki, TestPkiConfig, NO_EXPIRY};
@@ -13,13 +14,16 @@ use rsp::Asn1;
 use serde_json::json;
 
 use crate::card_file::{key_path, PersistentCard};
+use crate::pairing_cmd::{self, provision_key_file, KeySource, PairingCommand, ProtocolArg};
 use crate::pki_cmd::{load_certificate, load_key, CurveArg};
 
 #[derive(Subcommand)]
 pub enum CardCommand {
     /// Create a card file (and its key file `<state>.key`). Identity, in order of precedence:
     /// explicit files (--euicc-cert, --euicc-key, --eum-cert, --ci-cert); SGP.26-style files
-    /// in --pki DIR; or a freshly minted test PKI.
+    /// in --pki DIR; or a freshly minted test PKI. The card gets a pairing-administration key,
+    /// written for its administrator to `<state>.pairing.key` (0600) and never printed unless
+    /// --show-pairing-key.
     Create {
         /// Card file to create.
         #[arg(long)]
@@ -54,7 +58,17 @@ pub enum CardCommand {
         /// so an SM-DP+ can be set up under the same CI.
         #[arg(long, conflicts_with = "euicc_cert")]
         pki_out: Option<PathBuf>,
-        /// Replace an existing card file (its key file is kept).
+        /// Pairing-administration key in hex (AES-128 or AES-256). Default: the key in
+        /// `<state>.pairing.key` if that file exists, else a random AES-128 key.
+        #[arg(long, conflicts_with = "pairing_key_file")]
+        pairing_key: Option<String>,
+        /// Read the pairing-administration key from this file (hex, not readable by others).
+        #[arg(long)]
+        pairing_key_file: Option<PathBuf>,
+        /// Print the pairing-administration key.
+        #[arg(long)]
+        show_pairing_key: bool,
+        /// Replace an existing card file (its key files are kept).
         #[arg(long)]
         force: bool,
     },
@@ -68,14 +82,32 @@ pub enum CardCommand {
     Apdu {
         #[arg(long)]
         state: PathBuf,
+        /// Send as if over this protocol (each interface has its own channels and selections;
+        /// common AIDs route by the pairing of the protocol).
+        #[arg(long, value_enum, default_value_t)]
+        protocol: ProtocolArg,
         /// Command APDUs in hex (spaces and colons inside one argument are ignored).
         #[arg(required = true)]
         apdus: Vec<String>,
     },
+    /// Put the card into vsmartcard's virtual PC/SC reader (vpcd), for any PC/SC application.
+    Serve(crate::card_serve::ServeArgs),
+    /// Run lpac with its stdio APDU driver against the card: `bridge --state F -- lpac chip info`.
+    Bridge(crate::card_serve::BridgeArgs),
+    /// Show or change the pairing data (protocol → container) through the card's
+    /// authenticated administration commands.
+    #[command(subcommand)]
+    Pairing(PairingCommand),
 }
 
 pub fn run(cmd: CardCommand, json: bool) -> Result<()> {
     match cmd {
+        CardCommand::Serve(args) => crate::card_serve::serve(args, json),
+        CardCommand::Bridge(args) => match crate::card_serve::bridge(args)? {
+            0 => Ok(()),
+            code => bail!("lpac exited with code {code}"),
+        },
+        CardCommand::Pairing(cmd) => pairing_cmd::run(cmd, json),
         CardCommand::Create {
             state,
             curve,
@@ -86,8 +118,18 @@ pub fn run(cmd: CardCommand, json: bool) -> Result<()> {
             eum_cert,
             ci_cert,
             pki_out,
+            pairing_key,
+            pairing_key_file,
+            show_pairing_key,
             force,
         } => {
+            // Before any key file is written.
+            if !force && state.exists() {
+                bail!(
+                    "{} already exists (use --force to replace it)",
+                    state.display()
+                );
+            }
             let extra_cis = ci_cert
                 .iter()
                 .map(|p| load_certificate(p))
@@ -106,24 +148,40 @@ pub fn run(cmd: CardCommand, json: bool) -> Result<()> {
                 (_, _, _, Some(dir)) => identity_from_dir(&dir, curve.into(), eid, extra_cis)?,
                 _ => fresh_identity(curve.into(), eid, extra_cis, pki_out.as_deref())?,
             };
-            let pc = PersistentCard::create(&state, identity, CardState::new(), force)?;
+            // The administrator's copy is on disk before the card holds the key.
+            let source = KeySource::from_args(pairing_key, pairing_key_file);
+            let (admin_key, admin_key_file) = provision_key_file(&state, &source)?;
+            let card_state = CardState::with_pairing_admin_key(&admin_key)?;
+            let pc = PersistentCard::create(&state, identity, card_state, force)?;
             let id = pc.card().identity();
             if json {
-                println!(
-                    "{}",
-                    json!({
-                        "state": state,
-                        "keyFile": key_path(&state),
-                        "eid": id.eid_string(),
-                        "curve": id.euicc_private_key.curve().to_string(),
-                        "ciPkidsForVerification": pkids(&id.ci_pkids_for_verification()),
-                    })
-                );
+                let mut v = json!({
+                    "state": state,
+                    "keyFile": key_path(&state),
+                    "pairingKeyFile": admin_key_file,
+                    "eid": id.eid_string(),
+                    "curve": id.euicc_private_key.curve().to_string(),
+                    "ciPkidsForVerification": pkids(&id.ci_pkids_for_verification()),
+                });
+                if show_pairing_key {
+                    v["pairingKey"] = json!(hex::encode_upper(&admin_key[..]));
+                }
+                println!("{v}");
             } else {
                 println!("Created card {}", state.display());
                 println!("  EID       {}", id.eid_string());
                 println!("  curve     {}", id.euicc_private_key.curve());
                 println!("  key file  {}", key_path(&state).display());
+                println!(
+                    "  pairing-administration key file  {}",
+                    admin_key_file.display()
+                );
+                if show_pairing_key {
+                    println!(
+                        "  pairing-administration key       {}",
+                        hex::encode_upper(&admin_key[..])
+                    );
+                }
                 for p in id.ci_pkids_for_verification() {
                     println!("  trusts CI {}", hex::encode_upper(p));
                 }
@@ -140,7 +198,11 @@ pub fn run(cmd: CardCommand, json: bool) -> Result<()> {
             }
             Ok(())
         }
-        CardCommand::Apdu { state, apdus } => {
+        CardCommand::Apdu {
+            state,
+            protocol,
+            apdus,
+        } => {
             let commands = apdus
                 .iter()
                 .map(|a| {
@@ -151,7 +213,7 @@ pub fn run(cmd: CardCommand, json: bool) -> Result<()> {
             let mut pc = PersistentCard::open(&state)?;
             let mut out = Vec::new();
             for cmd in &commands {
-                let resp = pc.transmit(cmd)?;
+                let resp = pc.transmit_on(protocol.into(), cmd)?;
                 let (data, sw) = resp.split_at(resp.len().saturating_sub(2));
                 if json {
                     out.push(json!({
@@ -403,6 +465,7 @@ fn info_json(path: &Path, id: &CardIdentity, st: &CardState) -> serde_json::Valu
         "defaultDpAddress": st.default_dp_address,
         "rootDsAddress": st.root_ds_address,
         "rspSessionOpen": st.session.is_some(),
+        "pairingAdminKey": st.pairing.has_admin_key(),
         "profiles": profiles,
         "notifications": notifications,
     })

@@ -7,6 +7,9 @@
 //! * `<state>.key`: the 32-byte file key, 64 hex digits and a newline (mode 0600), created on
 //!   first use. Whoever holds it can read SK.EUICC and the profiles' network keys: keep it apart
 //!   from copies of the card file. A key file readable by group or others is refused.
+//! * `<state>.pairing.key`: the card's pairing-administration key, for its administrator
+//!   (written by `simkit card create`, see [`crate::card_cmd`]'s `pairing` module). Opening the
+//!   card file does not need it.
 //!
 //! # Card file, version 1
 //!
@@ -48,7 +51,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
 use apdu::{CardTransport, TransportError};
-use card::{Card, CardIdentity, CardState};
+use card::{Card, CardIdentity, CardState, Protocol};
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -447,7 +450,7 @@ fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Makes a rename or link in `path`'s directory durable.
-fn sync_parent(path: &Path) -> io::Result<()> {
+pub(crate) fn sync_parent(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     File::open(parent_dir(path))?.sync_all()?;
     #[cfg(not(unix))]
@@ -550,6 +553,25 @@ impl PersistentCard {
         &self.card
     }
 
+    /// The card itself, e.g. to replace its state with [`Card::load_state`]; follow a change
+    /// with [`PersistentCard::save_if_changed`].
+    pub fn card_mut(&mut self) -> &mut Card {
+        &mut self.card
+    }
+
+    /// Sends one command APDU as if it arrived over `protocol` ([`Card::process_on`]) and
+    /// saves before returning the response, like [`CardTransport::transmit`] (which is T=0).
+    pub fn transmit_on(
+        &mut self,
+        protocol: Protocol,
+        apdu: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
+        let response = self.card.process_on(protocol, apdu);
+        self.save_if_changed()
+            .map_err(|e| TransportError::Other(format!("saving the card state: {e}")))?;
+        Ok(response)
+    }
+
     /// Saves if the card's state changed since the last save.
     pub fn save_if_changed(&mut self) -> Result<(), CardFileError> {
         let rev = self.card.state_revision();
@@ -568,11 +590,9 @@ impl PersistentCard {
 }
 
 impl CardTransport for PersistentCard {
+    /// On the contact interface, T=0 ([`Card::process`]).
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let response = self.card.process(apdu);
-        self.save_if_changed()
-            .map_err(|e| TransportError::Other(format!("saving the card state: {e}")))?;
-        Ok(response)
+        self.transmit_on(Protocol::T0, apdu)
     }
 }
 

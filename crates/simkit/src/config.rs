@@ -43,6 +43,7 @@ pub struct Config {
     pub pki: PkiConfig,
     pub policy: PolicyConfig,
     pub outbox: OutboxConfig,
+    pub es2: Es2Config,
     /// Operator (ES2+ `functionRequesterIdentifier`) -> base URL receiving
     /// ES2+.HandleDownloadProgressInfo at `<url>/gsma/rsp2/es2plus/handleDownloadProgressInfo`.
     pub callbacks: BTreeMap<String, String>,
@@ -81,6 +82,64 @@ pub struct PkiConfig {
     /// Further trusted CI certificates (DER or PEM), besides the directory's CI.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extra_ci_certs: Vec<PathBuf>,
+}
+
+/// ES2+ Operator authentication (SGP.22 §2.6.5, §5.3: the function requester is authenticated
+/// by mutual TLS).
+///
+/// With `client_ca` set, the one HTTPS listener asks every client for a certificate (optional
+/// at the TLS level, so LPAs on ES9+ connect without one); a certificate that does not chain to
+/// `client_ca` fails the handshake, and the ES2+ routes refuse a request without a verified
+/// certificate, or whose `functionRequesterIdentifier` is not the authenticated Operator's, with
+/// 1.1/1.1 resp. 1.1/1.2. Without `client_ca`, ES2+ is unauthenticated and served to loopback
+/// peers only (a warning is logged on start).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Es2Config {
+    /// Operator trust anchors (PEM bundle) for ES2+ client certificates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ca: Option<PathBuf>,
+    /// Which `functionRequesterIdentifier` each client certificate may use. Empty: a
+    /// certificate's subject CN is the one identifier it may use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operators: Vec<OperatorConfig>,
+    /// Client certificate chain (PEM, leaf first) the SM-DP+ presents on ES2+ callbacks;
+    /// default the TLS server certificate (CERT.DP.TLS also carries id-kp-clientAuth).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+    /// Private key of `client_cert` (PEM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
+}
+
+/// One Operator: its ES2+ `functionRequesterIdentifier` and its client certificate's subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// The `functionRequesterIdentifier` this Operator uses.
+    pub id: String,
+    /// The certificate subject: its CN, or the whole DN as `O=MNO1, CN=mno1-es2`.
+    pub cert_subject: String,
+}
+
+impl Es2Config {
+    /// The requester identifiers a verified client certificate with `subject` may use.
+    pub fn requesters_for(&self, subject: &pki::Name) -> Vec<String> {
+        if self.operators.is_empty() {
+            return subject
+                .common_name()
+                .map(str::to_string)
+                .into_iter()
+                .collect();
+        }
+        let dn = subject.to_string();
+        let cn = subject.common_name();
+        self.operators
+            .iter()
+            .filter(|o| o.cert_subject == dn || Some(o.cert_subject.as_str()) == cn)
+            .map(|o| o.id.clone())
+            .collect()
+    }
 }
 
 /// Order rules (SGP.22 §3.1.1, §3.1.3); see `smdp::OrderPolicy`.
@@ -167,6 +226,7 @@ impl Default for Config {
             pki: PkiConfig::default(),
             policy: PolicyConfig::default(),
             outbox: OutboxConfig::default(),
+            es2: Es2Config::default(),
             callbacks: BTreeMap::new(),
         }
     }
@@ -180,6 +240,7 @@ pub struct CliOverrides {
     pub listen: Option<SocketAddr>,
     pub public_address: Option<String>,
     pub plain_http: bool,
+    pub es2_client_ca: Option<PathBuf>,
 }
 
 fn parse_bool(name: &str, v: &str) -> Result<bool> {
@@ -207,6 +268,21 @@ fn parse_callbacks(v: &str) -> Result<BTreeMap<String, String>> {
             bail!("SIMKIT_CALLBACKS: expected ID=URL, got {item:?}");
         };
         out.insert(id.trim().to_string(), url.trim().to_string());
+    }
+    Ok(out)
+}
+
+/// `ID=SUBJECT` pairs separated by semicolons (a DN contains commas).
+fn parse_operators(v: &str) -> Result<Vec<OperatorConfig>> {
+    let mut out = Vec::new();
+    for item in v.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((id, subject)) = item.split_once('=') else {
+            bail!("SIMKIT_ES2_OPERATORS: expected ID=CERT_SUBJECT, got {item:?}");
+        };
+        out.push(OperatorConfig {
+            id: id.trim().to_string(),
+            cert_subject: subject.trim().to_string(),
+        });
     }
     Ok(out)
 }
@@ -300,6 +376,18 @@ impl Config {
         if let Some(v) = get("SIMKIT_OUTBOX_REQUESTER_ID") {
             self.outbox.requester_id = v;
         }
+        if let Some(v) = get("SIMKIT_ES2_CLIENT_CA") {
+            self.es2.client_ca = Some(v.into());
+        }
+        if let Some(v) = get("SIMKIT_ES2_CLIENT_CERT") {
+            self.es2.client_cert = Some(v.into());
+        }
+        if let Some(v) = get("SIMKIT_ES2_CLIENT_KEY") {
+            self.es2.client_key = Some(v.into());
+        }
+        if let Some(v) = get("SIMKIT_ES2_OPERATORS") {
+            self.es2.operators = parse_operators(&v)?;
+        }
         if let Some(v) = get("SIMKIT_CALLBACKS") {
             // Adds to (and overrides entries of) the file's map.
             self.callbacks.extend(parse_callbacks(&v)?);
@@ -322,6 +410,9 @@ impl Config {
         }
         if cli.plain_http {
             self.plain_http = true;
+        }
+        if let Some(v) = &cli.es2_client_ca {
+            self.es2.client_ca = Some(v.clone());
         }
     }
 
@@ -361,6 +452,19 @@ impl Config {
         }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
+        }
+        if self.es2.client_cert.is_some() != self.es2.client_key.is_some() {
+            bail!("es2.client_cert and es2.client_key must be given together");
+        }
+        if self.es2.client_ca.is_some() && self.plain_http {
+            bail!(
+                "es2.client_ca needs TLS: ES2+ client certificates cannot be used with plain_http"
+            );
+        }
+        for op in &self.es2.operators {
+            if op.id.trim().is_empty() || op.cert_subject.trim().is_empty() {
+                bail!("es2.operators: id and cert_subject must not be empty");
+            }
         }
         for (id, url) in &self.callbacks {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -546,6 +650,7 @@ MNO2 = "http://127.0.0.1:9000"
             listen: Some("127.0.0.1:0".parse().unwrap()),
             public_address: None,
             plain_http: true,
+            es2_client_ca: None,
         };
         let cfg = Config::load(Some(&file), &env, &cli)
             .unwrap()
@@ -581,6 +686,77 @@ MNO2 = "http://127.0.0.1:9000"
         assert!(cfg.resolve().is_err());
         let cfg = Config::from_toml("[tls]\ncert = \"/a.pem\"").unwrap();
         assert!(cfg.resolve().is_err());
+    }
+
+    #[test]
+    fn es2_settings() {
+        let file = r#"
+[es2]
+client_ca = "/etc/simkit/operators.pem"
+
+[[es2.operators]]
+id = "MNO1"
+cert_subject = "mno1-es2"
+"#;
+        let env = env_of(&[
+            ("SIMKIT_ES2_CLIENT_CERT", "/etc/simkit/client.pem"),
+            ("SIMKIT_ES2_CLIENT_KEY", "/etc/simkit/client.key"),
+        ]);
+        let mut cfg = Config::from_toml(file).unwrap();
+        cfg.apply_env(&env).unwrap();
+        let cfg = cfg.resolve().unwrap();
+        assert_eq!(
+            cfg.es2.client_ca.as_deref(),
+            Some(Path::new("/etc/simkit/operators.pem"))
+        );
+        assert_eq!(cfg.es2.operators.len(), 1);
+        assert_eq!(
+            cfg.es2.client_cert.as_deref(),
+            Some(Path::new("/etc/simkit/client.pem"))
+        );
+        // --print-config shows the section and reads back.
+        let printed = cfg.to_toml().unwrap();
+        assert!(printed.contains("[es2]"), "{printed}");
+        assert!(printed.contains("[[es2.operators]]"), "{printed}");
+        assert_eq!(Config::from_toml(&printed).unwrap(), cfg);
+
+        // Environment: operators as ID=SUBJECT;...; the CLI flag wins over the environment.
+        let env = env_of(&[
+            ("SIMKIT_ES2_CLIENT_CA", "/env/ca.pem"),
+            ("SIMKIT_ES2_OPERATORS", "MNO1=O=MNO1, CN=mno1; MNO2=mno2"),
+        ]);
+        let cfg = Config::load(None, &env, &CliOverrides::default()).unwrap();
+        assert_eq!(cfg.es2.client_ca.as_deref(), Some(Path::new("/env/ca.pem")));
+        assert_eq!(
+            cfg.es2.operators,
+            vec![
+                OperatorConfig {
+                    id: "MNO1".into(),
+                    cert_subject: "O=MNO1, CN=mno1".into()
+                },
+                OperatorConfig {
+                    id: "MNO2".into(),
+                    cert_subject: "mno2".into()
+                },
+            ]
+        );
+        let cli = CliOverrides {
+            es2_client_ca: Some("/cli/ca.pem".into()),
+            ..Default::default()
+        };
+        let cfg = Config::load(None, &env, &cli).unwrap();
+        assert_eq!(cfg.es2.client_ca.as_deref(), Some(Path::new("/cli/ca.pem")));
+
+        // Bad input.
+        let env = env_of(&[("SIMKIT_ES2_OPERATORS", "MNO1")]);
+        assert!(Config::load(None, env, &CliOverrides::default()).is_err());
+        let cfg = Config::from_toml("[es2]\nclient_cert = \"/a.pem\"").unwrap();
+        assert!(cfg.resolve().is_err());
+        let cfg = Config::from_toml("plain_http = true\n[es2]\nclient_ca = \"/a.pem\"").unwrap();
+        assert!(cfg.resolve().is_err());
+        let cfg = Config::from_toml("[[es2.operators]]\nid = \"\"\ncert_subject = \"x\"").unwrap();
+        assert!(cfg.resolve().is_err());
+        assert!(Config::from_toml("[[es2.operators]]\nid = \"x\"").is_err());
     }
 
     #[test]

@@ -30,8 +30,10 @@ use crate::pki_cmd::{load_certificate, load_key, CurveArg};
 /// The TS.48 test profile the demo loads, relative to the repository root (`../shared`).
 const PACKAGE: &str = "../shared/reference/ts48-profiles/TS48V2-SAIP2-1-BERTLV-UNIQUE.der";
 /// The same file located from the source tree, for runs from another directory.
-const PACKAGE_FROM_SOURCE: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/ts48-profiles/TS48V2-SAIP2-1-BERTLV-UNIQUE.der");
+const PACKAGE_FROM_SOURCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/reference/ts48-profiles/TS48V2-SAIP2-1-BERTLV-UNIQUE.der"
+);
 /// The operator placing the order (ES2+ functionRequesterIdentifier).
 const OPERATOR: &str = "demo-operator";
 /// Type Allocation Code of the demo device (DeviceInfo, SGP.22 §5.7.13).
@@ -87,7 +89,9 @@ pub struct Es9Call {
 }
 
 pub fn cli(args: DemoArgs, json: bool) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let report = runtime.block_on(run(args, !json))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -116,7 +120,10 @@ impl Narrator {
 }
 
 pub async fn run(args: DemoArgs, narrate: bool) -> Result<DemoReport> {
-    let mut n = Narrator { on: narrate, step: 0 };
+    let mut n = Narrator {
+        on: narrate,
+        step: 0,
+    };
     let curve = Curve::from(args.curve);
     let package = match &args.package {
         Some(p) => p.clone(),
@@ -152,7 +159,10 @@ pub async fn run(args: DemoArgs, narrate: bool) -> Result<DemoReport> {
     n.say(format!("SM-DP+ address   {}", server.smdp_address));
     n.say(format!("listening on     {}", server.base_url));
     n.say(format!("database         {database}"));
-    n.say(format!("RSP keys         {curve} (DPauth, DPpb), TLS on NIST P-256, PKI in {}", pki_dir.display()));
+    n.say(format!(
+        "RSP keys         {curve} (DPauth, DPpb), TLS on NIST P-256, PKI in {}",
+        pki_dir.display()
+    ));
 
     let result = download_story(&mut n, &server, &data_dir, &pki_dir, curve, &package).await;
     server.shutdown().await;
@@ -171,7 +181,11 @@ fn prepare_pki(config: &Config, dir: &Path, curve: Curve) -> Result<()> {
         crate::server_pki::mint_into(config, dir)?;
     }
     let tag = curve.sgp26_tag();
-    if curve != Curve::NistP256 && !dir.join(format!("CERT_S_SM_DPauth_ECDSA_{tag}.der")).exists() {
+    if curve != Curve::NistP256
+        && !dir
+            .join(format!("CERT_S_SM_DPauth_ECDSA_{tag}.der"))
+            .exists()
+    {
         let mut cfg = TestPkiConfig::new(curve, crate::unix_now().saturating_sub(3600));
         cfg.dp_tls_host = "localhost".into();
         TestPki::generate(&cfg, &mut crate::os_rng())?.write_to_dir(dir)?;
@@ -200,7 +214,12 @@ async fn download_story(
         &ImportArgs::single(package.to_path_buf(), iccid_start, imsi_start),
     )
     .await?;
-    n.say(format!("{} personalized with ICCID {} and IMSI {} (fresh K/OPc, sealed at rest)", package.display(), import.first_iccid, import.first_imsi));
+    n.say(format!(
+        "{} personalized with ICCID {} and IMSI {} (fresh K/OPc, sealed at rest)",
+        package.display(),
+        import.first_iccid,
+        import.first_imsi
+    ));
 
     // 3. The virtual eUICC.
     n.step("Creating a virtual eUICC (sealed card file)");
@@ -208,7 +227,10 @@ async fn download_story(
     let identity = card_identity(pki_dir, curve)?;
     let eid = identity.eid_string();
     let mut card = PersistentCard::create(&card_path, identity, card::CardState::default(), true)?;
-    n.say(format!("EID {eid}, certified by the test EUM; card file {}", card_path.display()));
+    n.say(format!(
+        "EID {eid}, certified by the test EUM; card file {}",
+        card_path.display()
+    ));
 
     // 4. The operator's order.
     n.step("Operator: ES2+ downloadOrder and confirmOrder");
@@ -241,15 +263,25 @@ async fn download_story(
         },
     )
     .await?;
-    let matching_id = confirmed.matching_id.context("confirmOrder returned no matchingId")?;
-    let address = confirmed.smdp_address.unwrap_or_else(|| server.smdp_address.clone());
+    let matching_id = confirmed
+        .matching_id
+        .context("confirmOrder returned no matchingId")?;
+    let address = confirmed
+        .smdp_address
+        .unwrap_or_else(|| server.smdp_address.clone());
     let activation_code = format!("LPA:1${address}${matching_id}");
-    n.say(format!("order for ICCID {iccid} released; matchingId {matching_id}"));
+    n.say(format!(
+        "order for ICCID {iccid} released; matchingId {matching_id}"
+    ));
     n.say(format!("activation code  {activation_code}"));
 
     // 5. The download.
     n.step("LPA: profile download with the activation code");
-    let traced = Traced { inner: http.clone(), narrate: n.on, calls: Default::default() };
+    let traced = Traced {
+        inner: http.clone(),
+        narrate: n.on,
+        calls: Default::default(),
+    };
     let device = lpa::default_device_info(TAC, None);
     let result = Lpa::new(&mut card)
         .download(&traced, &activation_code, None, &device, |md| {
@@ -264,19 +296,33 @@ async fn download_story(
         .await
         .map_err(lpa_error)?;
     let pir = match &result.pir_notification {
-        NotificationStatus::Removed => "delivered to the SM-DP+ and removed from the eUICC".to_string(),
+        NotificationStatus::Removed => {
+            "delivered to the SM-DP+ and removed from the eUICC".to_string()
+        }
         other => format!("{other:?}"),
     };
-    n.say(format!("installed ICCID {} in ISD-P {}", result.iccid, hex::encode_upper(&result.isdp_aid)));
+    n.say(format!(
+        "installed ICCID {} in ISD-P {}",
+        result.iccid,
+        hex::encode_upper(&result.isdp_aid)
+    ));
     n.say(format!("installation result: {pir}"));
     let smdp_iccid = smdp::Iccid::parse(&iccid).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let smdp_state = server.database.get_profile(&smdp_iccid).await?.map(|p| p.state);
-    n.say(format!("SM-DP+ profile state: {}", smdp_state.map(|s| s.as_str()).unwrap_or("unknown")));
+    let smdp_state = server
+        .database
+        .get_profile(&smdp_iccid)
+        .await?
+        .map(|p| p.state);
+    n.say(format!(
+        "SM-DP+ profile state: {}",
+        smdp_state.map(|s| s.as_str()).unwrap_or("unknown")
+    ));
 
     // 6. Enable and notify.
     n.step("LPA: enable the profile and deliver the notifications");
     let mut lpa = Lpa::new(&mut card);
-    lpa.enable(ProfileIdentifier::Iccid(result.iccid), false).map_err(lpa_error)?;
+    lpa.enable(ProfileIdentifier::Iccid(result.iccid), false)
+        .map_err(lpa_error)?;
     let profiles = lpa.profiles().map_err(lpa_error)?;
     for p in &profiles {
         n.say(format!(
@@ -286,23 +332,41 @@ async fn download_story(
             p.profile_state.and_then(|s| s.name()).unwrap_or("?")
         ));
     }
-    let outcomes = lpa.process_notifications(&traced).await.map_err(lpa_error)?;
-    let delivered = outcomes.iter().filter(|o| matches!(o.status, NotificationStatus::Removed)).count();
+    let outcomes = lpa
+        .process_notifications(&traced)
+        .await
+        .map_err(lpa_error)?;
+    let delivered = outcomes
+        .iter()
+        .filter(|o| matches!(o.status, NotificationStatus::Removed))
+        .count();
     for o in &outcomes {
-        n.say(format!("notification #{} {:?} -> {}: {:?}", o.seq_number, o.event, o.address, o.status));
+        n.say(format!(
+            "notification #{} {:?} -> {}: {:?}",
+            o.seq_number, o.event, o.address, o.status
+        ));
     }
     drop(lpa);
 
     // The card file survives a restart.
     drop(card);
     let reopened = PersistentCard::open(&card_path)?;
-    let installed = reopened.card().state().profiles.first().context("no profile after reopening the card")?;
+    let installed = reopened
+        .card()
+        .state()
+        .profiles
+        .first()
+        .context("no profile after reopening the card")?;
     let card_state = format!("{:?}", installed.state);
     n.say(format!(
         "card file reopened: the profile with IMSI {} is still {card_state}",
         installed.imsi.clone().unwrap_or_default()
     ));
-    let smdp_state = server.database.get_profile(&smdp_iccid).await?.map(|p| p.state.as_str().to_string());
+    let smdp_state = server
+        .database
+        .get_profile(&smdp_iccid)
+        .await?
+        .map(|p| p.state.as_str().to_string());
 
     let calls = traced.calls.lock().map(|c| c.clone()).unwrap_or_default();
     Ok(DemoReport {
@@ -333,14 +397,23 @@ fn card_identity(dir: &Path, curve: Curve) -> Result<CardIdentity> {
     let key = load_key(&dir.join(format!("SK_EUICC_ECDSA_{tag}.pem")))?;
     let eum = load_certificate(&dir.join(format!("CERT_EUM_ECDSA_{tag}.der")))?;
     let mut cis = Vec::new();
-    for t in [tag, Curve::NistP256.sgp26_tag(), Curve::BrainpoolP256r1.sgp26_tag()] {
+    for t in [
+        tag,
+        Curve::NistP256.sgp26_tag(),
+        Curve::BrainpoolP256r1.sgp26_tag(),
+    ] {
         let path = dir.join(format!("CERT_CI_ECDSA_{t}.der"));
-        if path.exists() && !cis.iter().any(|c: &pki::Certificate| c.der() == std::fs::read(&path).unwrap_or_default()) {
+        if path.exists()
+            && !cis
+                .iter()
+                .any(|c: &pki::Certificate| c.der() == std::fs::read(&path).unwrap_or_default())
+        {
             cis.push(load_certificate(&path)?);
         }
     }
     let ci_der: Vec<&[u8]> = cis.iter().map(|c| c.der()).collect();
-    CardIdentity::new(euicc.der(), eum.der(), key, &ci_der).map_err(|e| anyhow::anyhow!("card identity: {e}"))
+    CardIdentity::new(euicc.der(), eum.der(), key, &ci_der)
+        .map_err(|e| anyhow::anyhow!("card identity: {e}"))
 }
 
 /// `n` random decimal digits from the OS CSPRNG.
@@ -351,7 +424,10 @@ fn random_digits(n: usize) -> String {
 }
 
 fn header(call: &str) -> RequestHeader {
-    RequestHeader { function_requester_identifier: OPERATOR.into(), function_call_identifier: format!("demo-{call}") }
+    RequestHeader {
+        function_requester_identifier: OPERATOR.into(),
+        function_call_identifier: format!("demo-{call}"),
+    }
 }
 
 /// One ES2+ call; a `Failed` execution status becomes an error with its SGP.22 code.
@@ -361,11 +437,15 @@ async fn es2<Req: Serialize, Resp: DeserializeOwned + HasHeader>(
     path: &str,
     request: &Req,
 ) -> Result<Resp> {
-    let (status, body) = http.post(address, path, serde_json::to_vec(request)?).await.map_err(lpa_error)?;
+    let (status, body) = http
+        .post(address, path, serde_json::to_vec(request)?)
+        .await
+        .map_err(lpa_error)?;
     if status != 200 {
         bail!("ES2+ {path}: HTTP {status}");
     }
-    let response: Resp = serde_json::from_slice(&body).with_context(|| format!("ES2+ {path}: response"))?;
+    let response: Resp =
+        serde_json::from_slice(&body).with_context(|| format!("ES2+ {path}: response"))?;
     if let Some(code) = response.failure() {
         bail!("ES2+ {path} failed: {code}");
     }
@@ -398,7 +478,12 @@ fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
             match userinfo.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
                 None => url.to_string(),
             }
         }
@@ -415,7 +500,12 @@ struct Traced {
 }
 
 impl Es9Transport for Traced {
-    async fn post(&self, address: &str, path: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>), LpaError> {
+    async fn post(
+        &self,
+        address: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), LpaError> {
         let started = Instant::now();
         let result = self.inner.post(address, path, body).await;
         let millis = started.elapsed().as_secs_f64() * 1000.0;
@@ -425,7 +515,11 @@ impl Es9Transport for Traced {
                 println!("    ES9+ {function:<24} HTTP {status}  {millis:6.1} ms");
             }
             if let Ok(mut calls) = self.calls.lock() {
-                calls.push(Es9Call { function, status: *status, millis });
+                calls.push(Es9Call {
+                    function,
+                    status: *status,
+                    millis,
+                });
             }
         }
         result

@@ -117,7 +117,11 @@ impl ImportArgs {
             profile_name: None,
             profile_class: ProfileClassArg::Operational,
             keys_out: None,
-            store: StoreArgs { config: None, data_dir: None, database: None },
+            store: StoreArgs {
+                config: None,
+                data_dir: None,
+                database: None,
+            },
         }
     }
 }

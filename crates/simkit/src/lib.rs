@@ -2,10 +2,18 @@
 //! the sans-I/O library crates. `main.rs` only parses the command line.
 
 pub mod bench;
+pub mod bench_apdu;
+pub mod bench_gp;
+pub mod bench_ota;
 pub mod card_cmd;
 pub mod card_file;
+pub mod card_serve;
 pub mod demo;
+pub mod gp_cmd;
 pub mod lpa_cmd;
+pub mod ota_cmd;
+pub mod pairing_cmd;
+pub mod pcsc_cmd;
 pub mod pki_cmd;
 pub mod tls;
 
@@ -16,7 +24,6 @@ pub mod metrics;
 pub mod outbox;
 pub mod serve;
 pub mod server_pki;
-
 
 /// Seconds since the Unix epoch, the clock every sans-I/O crate receives from here.
 pub fn unix_now() -> u64 {

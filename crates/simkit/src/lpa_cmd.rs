@@ -1,6 +1,6 @@
 //! `simkit lpa`: the LPA (LPAd, SGP.22 §3.1–§3.5, ES10a/b/c of §5.7, ES9+ of §6.5.2) driving a
 //! virtual eUICC kept in a card file ([`crate::card_file::PersistentCard`], saved after every
-//! state change).
+//! state change), or a card in a PC/SC reader (`--pcsc`, [`crate::pcsc_cmd`]).
 //!
 //! ES9+ runs over HTTPS. The TLS server certificate must chain to a trust anchor (SGP.22
 //! §2.6.6.1: the SM-DP+ TLS certificate is issued under the GSMA CI): by default the CI
@@ -28,6 +28,9 @@ use serde_json::{json, Value};
 
 use crate::card_file::PersistentCard;
 
+/// The card the LPA drives: a card file or a card in a PC/SC reader.
+type CardLink = Box<dyn apdu::CardTransport>;
+
 /// Process exit codes of `simkit lpa`.
 pub mod exit {
     pub const OK: u8 = 0;
@@ -52,8 +55,18 @@ const MAX_NICKNAME: usize = 64;
 #[derive(Args, Debug)]
 pub struct LpaArgs {
     /// The card file (see `simkit card create`); saved after every state change.
-    #[arg(long)]
-    pub card: PathBuf,
+    #[arg(long, conflicts_with = "pcsc")]
+    pub card: Option<PathBuf>,
+    /// The card in a PC/SC reader instead: `--pcsc` for the first reader holding a card, or
+    /// `--pcsc=READER` for a reader name or a unique part of one (see `simkit lpa readers`).
+    #[arg(
+        long,
+        value_name = "READER",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ""
+    )]
+    pub pcsc: Option<String>,
     /// TLS trust anchor for ES9+ (DER or PEM, several certificates per PEM file allowed;
     /// repeatable). Given, they replace the default: the CI certificates the card trusts.
     #[arg(long, value_name = "CERT")]
@@ -101,6 +114,8 @@ pub enum LpaCommand {
         #[arg(value_name = "ADDR")]
         address: String,
     },
+    /// The PC/SC readers and the cards in them (needs no --card or --pcsc).
+    Readers,
     /// eUICC memory reset (ES10c.eUICCMemoryReset): delete profiles and/or reset the default
     /// SM-DP+ address.
     #[command(group(ArgGroup::new("what").required(true).multiple(true)))]
@@ -394,14 +409,32 @@ fn run(args: LpaArgs) -> Result<Report> {
         }
         _ => None,
     };
-    let card = PersistentCard::open(&args.card)?;
+    if matches!(args.command, LpaCommand::Readers) {
+        return Ok(Report::ok(
+            crate::pcsc_cmd::readers_json()?,
+            crate::pcsc_cmd::render_readers,
+        ));
+    }
+    let (card, card_cis): (CardLink, Vec<Vec<u8>>) = match (&args.card, &args.pcsc) {
+        (Some(path), _) => {
+            let card = PersistentCard::open(path)?;
+            let cis = card
+                .card()
+                .identity()
+                .trusted_cis
+                .iter()
+                .map(|c| c.der().to_vec())
+                .collect();
+            (Box::new(card), cis)
+        }
+        // A card in a reader does not reveal its CI certificates: --trust names them.
+        (None, Some(reader)) => (Box::new(crate::pcsc_cmd::open(reader)?), Vec::new()),
+        (None, None) => {
+            return Err(UsageError("give the card: --card FILE or --pcsc[=READER]".into()).into())
+        }
+    };
     let anchors = if args.trust.is_empty() {
-        card.card()
-            .identity()
-            .trusted_cis
-            .iter()
-            .map(|c| c.der().to_vec())
-            .collect()
+        card_cis
     } else {
         load_trust_anchors(&args.trust)?
     };
@@ -457,6 +490,10 @@ fn run(args: LpaArgs) -> Result<Report> {
             process_notifications(&mut lpa, &es9)?
         }
         LpaCommand::Info => Report::ok(info(&mut lpa)?, render_info),
+        LpaCommand::Readers => Report::ok(
+            crate::pcsc_cmd::readers_json()?,
+            crate::pcsc_cmd::render_readers,
+        ),
         LpaCommand::Eid => Report::ok(json!({ "eid": lpa.eid()?.to_string() }), |v| {
             println!("{}", v["eid"].as_str().unwrap_or("-"))
         }),
@@ -513,7 +550,10 @@ fn run(args: LpaArgs) -> Result<Report> {
 
 fn es9_transport(anchors: &[Vec<u8>], allow_http: bool) -> Result<HttpTransport> {
     if anchors.is_empty() {
-        bail!("no TLS trust anchor: the card trusts no CI and no --trust was given");
+        bail!(
+            "no TLS trust anchor for ES9+: give --trust CERT (the CI certificate the SM-DP+ TLS \
+             certificate chains to)"
+        );
     }
     Ok(HttpTransport::new(anchors, allow_http)?)
 }
@@ -525,7 +565,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("tokio runtime")
 }
 
-fn iccid_of(lpa: &mut Lpa<PersistentCard>, profile: &ProfileIdentifier) -> Result<Iccid> {
+fn iccid_of(lpa: &mut Lpa<CardLink>, profile: &ProfileIdentifier) -> Result<Iccid> {
     match profile {
         ProfileIdentifier::Iccid(i) => Ok(*i),
         ProfileIdentifier::IsdpAid(aid) => lpa
@@ -610,7 +650,7 @@ fn metadata_json(m: &ProfileMetadata) -> Value {
 }
 
 fn download(
-    lpa: &mut Lpa<PersistentCard>,
+    lpa: &mut Lpa<CardLink>,
     es9: &HttpTransport,
     args: DownloadArgs,
     address: Option<String>,
@@ -717,7 +757,7 @@ fn profile_json(p: &ProfileInfo) -> Value {
     })
 }
 
-fn list(lpa: &mut Lpa<PersistentCard>) -> Result<Value> {
+fn list(lpa: &mut Lpa<CardLink>) -> Result<Value> {
     Ok(Value::Array(
         lpa.profiles()?.iter().map(profile_json).collect(),
     ))
@@ -760,7 +800,7 @@ fn render_notifications(v: &Value) {
     }
 }
 
-fn process_notifications(lpa: &mut Lpa<PersistentCard>, es9: &HttpTransport) -> Result<Report> {
+fn process_notifications(lpa: &mut Lpa<CardLink>, es9: &HttpTransport) -> Result<Report> {
     let outcomes = runtime()?.block_on(lpa.process_notifications(es9))?;
     let mut first_failure: Option<LpaError> = None;
     let list: Vec<Value> = outcomes
@@ -836,7 +876,7 @@ pub fn ext_card_resource(bytes: &[u8]) -> (Option<u64>, Option<u64>, Option<u64>
     (apps, nvm, ram)
 }
 
-fn info(lpa: &mut Lpa<PersistentCard>) -> Result<Value> {
+fn info(lpa: &mut Lpa<CardLink>) -> Result<Value> {
     let eid = lpa.eid()?;
     let i2 = lpa.euicc_info2()?;
     let addresses = lpa.configured_addresses()?;

@@ -11,6 +11,11 @@
 //! line and counted in `simkit_outbox_deliveries_total{result="no_callback"}`: an Operator that
 //! registered no endpoint has opted out of progress reports, and keeping its entries would grow
 //! the table without bound.
+//!
+//! ES2+ is mutually authenticated (SGP.22 §2.6.5): the worker presents the SM-DP+'s client
+//! certificate ([`ClientIdentity`]: `es2.client_cert`/`es2.client_key`, default CERT.DP.TLS) and
+//! verifies the Operator's server certificate against `outbox.ca_certs` (default the system
+//! bundle).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,13 +27,14 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use smdp::es2p::{self, HandleDownloadProgressInfoRequest, RequestHeader};
 use smdp::outbox::{retry_delay_ms, OutboxEntry};
 use smdp::SmdpStore;
 use store::Database;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::metrics::{outbox_result, Metrics};
@@ -53,7 +59,24 @@ pub struct Deliverer {
     metrics: Arc<Metrics>,
 }
 
-fn client(cfg: &Config) -> Result<HttpClient> {
+/// The client certificate the SM-DP+ presents to Operators.
+#[derive(Clone)]
+pub struct ClientIdentity {
+    /// Certificate chain, leaf first (DER).
+    pub chain: Vec<Vec<u8>>,
+    /// PKCS#8 private key (DER).
+    pub key_pkcs8: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("chain", &self.chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn client(cfg: &Config, identity: &ClientIdentity) -> Result<HttpClient> {
     let mut roots = rustls::RootCertStore::empty();
     let files: Vec<std::path::PathBuf> = if cfg.outbox.ca_certs.is_empty() {
         SYSTEM_BUNDLES
@@ -78,7 +101,15 @@ fn client(cfg: &Config) -> Result<HttpClient> {
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?
         .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_client_auth_cert(
+            identity
+                .chain
+                .iter()
+                .map(|c| CertificateDer::from(c.clone()))
+                .collect(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key_pkcs8.to_vec())),
+        )
+        .context("ES2+ client certificate and key")?;
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
@@ -99,10 +130,15 @@ pub fn callback_url(base: &str) -> String {
 }
 
 impl Deliverer {
-    pub fn new(db: Database, cfg: &Config, metrics: Arc<Metrics>) -> Result<Self> {
+    pub fn new(
+        db: Database,
+        cfg: &Config,
+        identity: &ClientIdentity,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
         Ok(Deliverer {
             db,
-            client: client(cfg)?,
+            client: client(cfg, identity)?,
             callbacks: cfg.callbacks.clone(),
             requester_id: cfg.outbox.requester_id.clone(),
             timeout: Duration::from_secs(cfg.outbox.timeout_secs.max(1)),
@@ -122,25 +158,32 @@ impl Deliverer {
             .await
             .context("claiming outbox entries")?;
         let n = entries.len();
+        // Entries of Operators without a callback URL are dropped together, in one write.
+        let mut dropped = Vec::new();
         for entry in entries {
-            self.process(entry).await;
+            let Some(base) = self.callbacks.get(&entry.target) else {
+                tracing::info!(
+                    id = entry.id, target = %entry.target, iccid = %entry.body.iccid,
+                    point = entry.body.notification_point_id,
+                    "no callback URL for this Operator: progress report dropped"
+                );
+                dropped.push(entry.id);
+                continue;
+            };
+            self.process(base, entry).await;
+        }
+        if !dropped.is_empty() {
+            if let Err(e) = self.db.ack_outbox_many(&dropped).await {
+                tracing::warn!(n = dropped.len(), error = %e, "ack_outbox failed");
+            }
+            for _ in &dropped {
+                self.metrics.observe_outbox(outbox_result::NO_CALLBACK);
+            }
         }
         Ok(n)
     }
 
-    async fn process(&self, entry: OutboxEntry) {
-        let Some(base) = self.callbacks.get(&entry.target) else {
-            tracing::info!(
-                id = entry.id, target = %entry.target, iccid = %entry.body.iccid,
-                point = entry.body.notification_point_id,
-                "no callback URL for this Operator: progress report dropped"
-            );
-            if let Err(e) = self.db.ack_outbox(entry.id).await {
-                tracing::warn!(id = entry.id, error = %e, "ack_outbox failed");
-            }
-            self.metrics.observe_outbox(outbox_result::NO_CALLBACK);
-            return;
-        };
+    async fn process(&self, base: &str, entry: OutboxEntry) {
         let url = callback_url(base);
         match self.deliver(&url, &entry).await {
             Ok(()) => {
@@ -206,10 +249,11 @@ impl Deliverer {
 pub fn spawn(
     db: Database,
     cfg: &Config,
+    identity: ClientIdentity,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>> {
-    let deliverer = Deliverer::new(db, cfg, metrics)?;
+    let deliverer = Deliverer::new(db, cfg, &identity, metrics)?;
     let batch = cfg.outbox.batch.max(1);
     let interval = Duration::from_millis(cfg.outbox.poll_interval_ms.max(10));
     Ok(tokio::spawn(async move {

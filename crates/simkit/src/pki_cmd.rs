@@ -49,41 +49,90 @@ pub enum PkiCommand {
         /// The private key of --ci-cert (PEM).
         #[arg(long, requires = "ci_cert")]
         ci_key: Option<PathBuf>,
+        /// Also mint an ES2+ Operator CA (operator-ca.pem, reused if present) and a TLS client
+        /// certificate for this Operator (operator-<ID>.pem / .key.pem, subject CN = ID, the
+        /// functionRequesterIdentifier). Give `operator-ca.pem` to `simkit serve` as
+        /// `es2.client_ca`.
+        #[arg(long)]
+        operator: Option<String>,
     },
 }
 
 pub fn run(cmd: PkiCommand, json: bool) -> Result<()> {
     match cmd {
-        PkiCommand::Mint { out, curve, eid, eid_prefix, host, ci_cert, ci_key } => {
+        PkiCommand::Mint {
+            out,
+            curve,
+            eid,
+            eid_prefix,
+            host,
+            ci_cert,
+            ci_key,
+            operator,
+        } => {
             let mut cfg = TestPkiConfig::new(curve.into(), crate::unix_now().saturating_sub(3600));
             cfg.eid = eid;
             cfg.eid_prefix = eid_prefix;
             cfg.dp_tls_host = host;
             if !cfg.eid.starts_with(&cfg.eid_prefix) {
-                bail!("EID {} does not start with the EUM prefix {}", cfg.eid, cfg.eid_prefix);
+                bail!(
+                    "EID {} does not start with the EUM prefix {}",
+                    cfg.eid,
+                    cfg.eid_prefix
+                );
             }
             let pki = match (ci_cert, ci_key) {
                 (Some(cert), Some(key)) => {
-                    let ci = CertifiedKey { cert: load_certificate(&cert)?, key: load_key(&key)? };
+                    let ci = CertifiedKey {
+                        cert: load_certificate(&cert)?,
+                        key: load_key(&key)?,
+                    };
                     TestPki::generate_under_ci(ci, &cfg, &mut crate::os_rng())?
                 }
                 _ => TestPki::generate(&cfg, &mut crate::os_rng())?,
             };
-            pki.write_to_dir(&out).with_context(|| format!("writing {}", out.display()))?;
+            pki.write_to_dir(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            let operator_files = match &operator {
+                Some(id) => Some(crate::server_pki::mint_operator(&out, id)?),
+                None => None,
+            };
             if json {
-                let v = serde_json::json!({
+                let mut v = serde_json::json!({
                     "dir": out,
                     "curve": Curve::from(curve).to_string(),
                     "eid": cfg.eid,
                     "host": cfg.dp_tls_host,
                     "ciPkid": hex::encode_upper(pki.ci.cert.subject_key_id().unwrap_or_default()),
                 });
+                if let (Some(f), Some(id)) = (&operator_files, &operator) {
+                    v["operator"] = serde_json::json!({
+                        "id": id,
+                        "caCert": f.ca_cert,
+                        "clientCert": f.client_cert,
+                        "clientKey": f.client_key,
+                    });
+                }
                 println!("{v}");
             } else {
-                println!("Minted an RSP test PKI ({}) in {}", Curve::from(curve), out.display());
-                println!("  CI PKID  {}", hex::encode_upper(pki.ci.cert.subject_key_id().unwrap_or_default()));
+                println!(
+                    "Minted an RSP test PKI ({}) in {}",
+                    Curve::from(curve),
+                    out.display()
+                );
+                println!(
+                    "  CI PKID  {}",
+                    hex::encode_upper(pki.ci.cert.subject_key_id().unwrap_or_default())
+                );
                 println!("  eUICC    EID {}", cfg.eid);
                 println!("  DPtls    {}", cfg.dp_tls_host);
+                if let (Some(f), Some(id)) = (&operator_files, &operator) {
+                    println!(
+                        "  Operator {id}: client cert {} (CA {})",
+                        f.client_cert.display(),
+                        f.ca_cert.display()
+                    );
+                }
             }
             Ok(())
         }
@@ -103,6 +152,7 @@ pub fn load_certificate(path: &std::path::Path) -> Result<Certificate> {
 
 /// Reads a private key in PEM (SEC1 or PKCS#8).
 pub fn load_key(path: &std::path::Path) -> Result<PrivateKey> {
-    let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let pem =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     PrivateKey::from_pem(&pem).with_context(|| format!("parsing key {}", path.display()))
 }

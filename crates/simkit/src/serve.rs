@@ -13,6 +13,15 @@
 //!   `Failed`: missing `X-Admin-Protocol` 1.6/2.2, a version other than 2.x/3.x 8.8.3/3.1,
 //!   malformed JSON 1.6/2.1, a missing mandatory field 1.6/2.2, internal failures 1.2/4.2
 //!   (details are logged, never returned).
+//!
+//! ES2+ Operator authentication (SGP.22 §2.6.5, §5.3): with `es2.client_ca` configured, the
+//! listener asks for a client certificate (optional at the TLS level, so LPAs use the same
+//! port) and only certificates chaining to the Operator CAs complete the handshake. An ES2+
+//! request without a verified client certificate is refused with 1.1/1.1 (Function Requester /
+//! Unknown Function Requester), one whose `functionRequesterIdentifier` is not the
+//! authenticated Operator's (see `config::Es2Config::requesters_for`) with 1.1/1.2 (Not
+//! allowed), both HTTP 200 with `Failed` (§6.5.1). Without `es2.client_ca`, ES2+ is served
+//! unauthenticated to loopback peers only, and refused (1.1/1.1) to any other peer.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -83,6 +92,10 @@ pub struct ServeArgs {
     /// Serve plain HTTP (lab use only). [env: SIMKIT_PLAIN_HTTP]
     #[arg(long)]
     pub plain_http: bool,
+    /// Operator CA certificates (PEM bundle): ES2+ then requires a client certificate chained
+    /// to them (mutual TLS). [env: SIMKIT_ES2_CLIENT_CA]
+    #[arg(long)]
+    pub es2_client_ca: Option<std::path::PathBuf>,
     /// Print the effective configuration (TOML) and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -97,6 +110,7 @@ impl ServeArgs {
             listen: self.listen,
             public_address: self.public_address.clone(),
             plain_http: self.plain_http,
+            es2_client_ca: self.es2_client_ca.clone(),
         };
         Config::load(self.config.as_deref(), env, &cli)
     }
@@ -198,8 +212,21 @@ pub fn open_keystore(cfg: &Config) -> Result<SoftwareKeyStore> {
 // The running server
 // ---------------------------------------------------------------------------
 
+/// How ES2+ callers are authenticated.
+enum Es2Auth {
+    /// Mutual TLS: the Operator CAs were given to the TLS layer; these map a certificate to the
+    /// requester identifiers it may use.
+    Mtls(crate::config::Es2Config),
+    /// No `es2.client_ca`: loopback peers only, whatever requester they claim.
+    LoopbackOnly,
+}
+
+/// The requester identifiers the caller may use; `None` = any (unauthenticated loopback).
+type Authorized = Option<Vec<String>>;
+
 struct AppInner {
     db: Database,
+    es2_auth: Es2Auth,
     es9: Es9Service<Database, SoftwareKeyStore>,
     smdp_address: String,
     policy: smdp::OrderPolicy,
@@ -276,6 +303,26 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         keystore,
     )
     .map_err(|e| anyhow::anyhow!("ES9+ service: {e}"))?;
+    let client_cas = match &config.es2.client_ca {
+        Some(path) => {
+            let cas = crate::server_pki::load_chain(path)
+                .with_context(|| format!("es2.client_ca {}", path.display()))?;
+            tracing::info!(n = cas.len(), path = %path.display(), "ES2+ requires Operator client certificates (mutual TLS)");
+            cas
+        }
+        None => {
+            tracing::warn!(
+                "es2.client_ca is not set: ES2+ is NOT authenticated and is served to loopback \
+                 peers only (SGP.22 §2.6.5 requires mutual TLS with the Operators)"
+            );
+            Vec::new()
+        }
+    };
+    let es2_auth = if client_cas.is_empty() {
+        Es2Auth::LoopbackOnly
+    } else {
+        Es2Auth::Mtls(config.es2.clone())
+    };
     let tls = if config.plain_http {
         tracing::warn!("serving plain HTTP: lab use only (SGP.22 requires TLS)");
         None
@@ -283,12 +330,24 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         Some(crate::tls::server_config(
             pki.tls_chain.clone(),
             pki.tls_key_pkcs8.to_vec(),
+            &client_cas,
         )?)
+    };
+    let callback_identity = match (&config.es2.client_cert, &config.es2.client_key) {
+        (Some(cert), Some(key)) => crate::outbox::ClientIdentity {
+            chain: crate::server_pki::load_chain(cert)?,
+            key_pkcs8: crate::server_pki::load_pkcs8(key)?,
+        },
+        _ => crate::outbox::ClientIdentity {
+            chain: pki.tls_chain.clone(),
+            key_pkcs8: pki.tls_key_pkcs8.clone(),
+        },
     };
 
     let metrics = Arc::new(Metrics::default());
     let app: App = Arc::new(AppInner {
         db: db.clone(),
+        es2_auth,
         es9,
         smdp_address: smdp_address.clone(),
         policy,
@@ -304,6 +363,7 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         workers.push(crate::outbox::spawn(
             db.clone(),
             &config,
+            callback_identity,
             metrics.clone(),
             shutdown_rx,
         )?);
@@ -620,12 +680,57 @@ fn function_error(route: &str, e: smdp::Error) -> FunctionError {
     }
 }
 
-fn check_requester(h: &es2p::RequestHeader) -> Result<(), FunctionError> {
-    if h.function_requester_identifier.trim().is_empty() {
+/// Authenticates the ES2+ caller from its connection (SGP.22 §2.6.5).
+fn authenticate(
+    auth: &Es2Auth,
+    peer: Option<&crate::tls::Peer>,
+) -> Result<Authorized, FunctionError> {
+    match auth {
+        Es2Auth::LoopbackOnly => match peer {
+            Some(p) if p.addr.ip().is_loopback() => Ok(None),
+            _ => Err(FunctionError::new(
+                smdp::codes::REQUESTER_UNKNOWN,
+                "ES2+ is only served to loopback callers: the SM-DP+ has no Operator CA (es2.client_ca)",
+            )),
+        },
+        Es2Auth::Mtls(cfg) => {
+            // The chain was verified against the Operator CAs during the handshake.
+            let Some(leaf) = peer.and_then(|p| p.client_chain.first()) else {
+                return Err(FunctionError::new(
+                    smdp::codes::REQUESTER_UNKNOWN,
+                    "ES2+ requires a client certificate (mutual TLS)",
+                ));
+            };
+            let cert = pki::Certificate::from_der(leaf.as_ref()).map_err(|_| {
+                FunctionError::new(smdp::codes::REQUESTER_UNKNOWN, "client certificate not understood")
+            })?;
+            let ids = cfg.requesters_for(cert.subject());
+            if ids.is_empty() {
+                return Err(FunctionError::new(
+                    smdp::codes::REQUESTER_UNKNOWN,
+                    "the client certificate belongs to no configured Operator",
+                ));
+            }
+            Ok(Some(ids))
+        }
+    }
+}
+
+fn check_requester(h: &es2p::RequestHeader, authorized: &Authorized) -> Result<(), FunctionError> {
+    let id = h.function_requester_identifier.trim();
+    if id.is_empty() {
         return Err(FunctionError::new(
             codes::FUNCTION_MANDATORY_MISSING,
             "header.functionRequesterIdentifier is missing",
         ));
+    }
+    if let Some(ids) = authorized {
+        if !ids.iter().any(|a| a == id) {
+            return Err(FunctionError::new(
+                codes::REQUESTER_NOT_ALLOWED,
+                "functionRequesterIdentifier is not the authenticated Operator",
+            ));
+        }
     }
     Ok(())
 }
@@ -635,6 +740,7 @@ fn check_requester(h: &es2p::RequestHeader) -> Result<(), FunctionError> {
 // ---------------------------------------------------------------------------
 
 async fn es2(app: &App, f: Es2Function, req: Request) -> Response {
+    let peer = req.extensions().get::<Arc<crate::tls::Peer>>().cloned();
     let body = match read_request(app, req).await {
         Ok(b) => b,
         Err(resp) => {
@@ -643,7 +749,10 @@ async fn es2(app: &App, f: Es2Function, req: Request) -> Response {
             return resp;
         }
     };
-    let result = es2_execute(app, f, &body).await;
+    let result = match authenticate(&app.es2_auth, peer.as_deref()) {
+        Ok(authorized) => es2_execute(app, f, &body, &authorized).await,
+        Err(e) => Err(e),
+    };
     let outcome = match &result {
         Ok(_) => "Executed-Success".to_string(),
         Err(e) => e.code.to_string(),
@@ -662,14 +771,19 @@ fn to_json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-async fn es2_execute(app: &App, f: Es2Function, body: &[u8]) -> Result<Vec<u8>, FunctionError> {
+async fn es2_execute(
+    app: &App,
+    f: Es2Function,
+    body: &[u8],
+    authorized: &Authorized,
+) -> Result<Vec<u8>, FunctionError> {
     let route = f.path();
     let now = now_millis();
     let err = |e| function_error(route, e);
     match f {
         Es2Function::DownloadOrder => {
             let r: es2p::DownloadOrderRequest = parse_json(body)?;
-            check_requester(&r.header)?;
+            check_requester(&r.header, authorized)?;
             let input = DownloadOrderInput::from_request(&r).map_err(err)?;
             let iccid = app
                 .db
@@ -683,7 +797,7 @@ async fn es2_execute(app: &App, f: Es2Function, body: &[u8]) -> Result<Vec<u8>, 
         }
         Es2Function::ConfirmOrder => {
             let r: es2p::ConfirmOrderRequest = parse_json(body)?;
-            check_requester(&r.header)?;
+            check_requester(&r.header, authorized)?;
             let generated = MatchingId::generate(&mut crate::os_rng());
             let input = ConfirmOrderInput::from_request(&r, generated).map_err(err)?;
             let empty = input.matching_id == RequestedMatchingId::Empty;
@@ -704,7 +818,7 @@ async fn es2_execute(app: &App, f: Es2Function, body: &[u8]) -> Result<Vec<u8>, 
         }
         Es2Function::CancelOrder => {
             let r: es2p::CancelOrderRequest = parse_json(body)?;
-            check_requester(&r.header)?;
+            check_requester(&r.header, authorized)?;
             let input = CancelOrderInput::from_request(&r).map_err(err)?;
             app.db.cancel_order(input, now).await.map_err(err)?;
             Ok(to_json(&HeaderOnlyResponse {
@@ -713,7 +827,7 @@ async fn es2_execute(app: &App, f: Es2Function, body: &[u8]) -> Result<Vec<u8>, 
         }
         Es2Function::ReleaseProfile => {
             let r: es2p::ReleaseProfileRequest = parse_json(body)?;
-            check_requester(&r.header)?;
+            check_requester(&r.header, authorized)?;
             let input = ReleaseProfileInput::from_request(&r).map_err(err)?;
             app.db.release_profile(input, now).await.map_err(err)?;
             Ok(to_json(&HeaderOnlyResponse {
@@ -726,11 +840,6 @@ async fn es2_execute(app: &App, f: Es2Function, body: &[u8]) -> Result<Vec<u8>, 
 // ---------------------------------------------------------------------------
 // ES9+ (SGP.22 §5.6, §6.5.2)
 // ---------------------------------------------------------------------------
-
-#[derive(serde::Deserialize)]
-struct ReplyHeader {
-    header: rsp::es9p::ResponseHeader,
-}
 
 async fn es9(app: &App, path: &'static str, req: Request) -> Response {
     let body = match read_request(app, req).await {
@@ -745,16 +854,9 @@ async fn es9(app: &App, path: &'static str, req: Request) -> Response {
         .es9
         .dispatch(path, &body, now_millis(), &mut crate::os_rng())
         .await;
-    let outcome = if reply.status == 204 {
-        "Executed-Success".to_string()
-    } else {
-        match serde_json::from_slice::<ReplyHeader>(&reply.body) {
-            Ok(h) => match h.header.function_execution_status.status_code_data {
-                Some(s) => format!("{}/{}", s.subject_code, s.reason_code),
-                None => "Executed-Success".to_string(),
-            },
-            Err(_) => "unknown".to_string(),
-        }
+    let outcome = match reply.failure {
+        Some(code) => format!("{}/{}", code.subject, code.reason),
+        None => "Executed-Success".to_string(),
     };
     app.metrics.observe_function(path, outcome);
     let status = HttpStatus::from_u16(reply.status).unwrap_or(HttpStatus::OK);
@@ -814,6 +916,40 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code, codes::FUNCTION_INVALID_PARAM);
+    }
+
+    #[test]
+    fn es2_authentication() {
+        let peer = |ip: &str| crate::tls::Peer {
+            addr: SocketAddr::new(ip.parse().unwrap(), 40000),
+            client_chain: Vec::new(),
+        };
+        let loopback = Es2Auth::LoopbackOnly;
+        assert_eq!(
+            authenticate(&loopback, Some(&peer("127.0.0.1"))).unwrap(),
+            None
+        );
+        assert_eq!(authenticate(&loopback, Some(&peer("::1"))).unwrap(), None);
+        for refused in [Some(peer("10.0.0.7")), None] {
+            let e = authenticate(&loopback, refused.as_ref()).unwrap_err();
+            assert_eq!((e.code.subject, e.code.reason), ("1.1", "1.1"));
+        }
+        // mTLS without a client certificate: 1.1/1.1 even from loopback.
+        let mtls = Es2Auth::Mtls(crate::config::Es2Config::default());
+        let e = authenticate(&mtls, Some(&peer("127.0.0.1"))).unwrap_err();
+        assert_eq!((e.code.subject, e.code.reason), ("1.1", "1.1"));
+
+        let header = |id: &str| es2p::RequestHeader {
+            function_requester_identifier: id.into(),
+            function_call_identifier: "c".into(),
+        };
+        assert!(check_requester(&header("anyone"), &None).is_ok());
+        let only = Some(vec!["MNO1".to_string()]);
+        assert!(check_requester(&header("MNO1"), &only).is_ok());
+        let e = check_requester(&header("MNO2"), &only).unwrap_err();
+        assert_eq!(e.code, codes::REQUESTER_NOT_ALLOWED);
+        let e = check_requester(&header(" "), &only).unwrap_err();
+        assert_eq!(e.code, codes::FUNCTION_MANDATORY_MISSING);
     }
 
     #[test]

@@ -163,3 +163,96 @@ pub fn load_pkcs8(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
         _ => bail!("{}: cannot re-encode the key as PKCS#8", path.display()),
     }
 }
+
+/// The files written by [`mint_operator`].
+#[derive(Debug, Clone)]
+pub struct OperatorFiles {
+    /// The Operator CA certificate (PEM): the SM-DP+'s `es2.client_ca`.
+    pub ca_cert: PathBuf,
+    pub ca_key: PathBuf,
+    /// The Operator's TLS client certificate (PEM, leaf then CA), subject CN = the Operator id.
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+/// Mints a test Operator CA (P-256) and, under it, a TLS client certificate (id-kp-clientAuth)
+/// whose subject CN is `operator_id`, the ES2+ `functionRequesterIdentifier` (SGP.22 §2.6.5:
+/// ES2+ is mutually authenticated with a PKI of the parties' choice). An existing CA in `dir`
+/// (`operator-ca.pem` + `operator-ca.key.pem`) is reused, so several Operators can share one.
+pub fn mint_operator(dir: &Path, operator_id: &str) -> Result<OperatorFiles> {
+    use pki::mint::{issue_tls, issue_tls_ca, DnAttr, TlsCertRequest, TlsProfile};
+    if operator_id.is_empty()
+        || !operator_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        bail!("operator id {operator_id:?}: use letters, digits, '-', '_' or '.'");
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut rng = crate::os_rng();
+    let now = crate::unix_now();
+    let not_before = now.saturating_sub(3600);
+    let not_after = now.saturating_add(5 * 365 * 86_400);
+    let files = OperatorFiles {
+        ca_cert: dir.join("operator-ca.pem"),
+        ca_key: dir.join("operator-ca.key.pem"),
+        client_cert: dir.join(format!("operator-{operator_id}.pem")),
+        client_key: dir.join(format!("operator-{operator_id}.key.pem")),
+    };
+    let (ca, ca_key) = if files.ca_cert.exists() && files.ca_key.exists() {
+        (load_certificate(&files.ca_cert)?, load_key(&files.ca_key)?)
+    } else {
+        let key = pki::PrivateKey::generate(Curve::NistP256, &mut rng);
+        let req = TlsCertRequest {
+            profile: TlsProfile::Ca,
+            subject: &[
+                (DnAttr::O, "simkit test"),
+                (DnAttr::CN, "simkit test Operator CA"),
+            ],
+            serial: &random_serial(&mut rng),
+            not_before,
+            not_after,
+            dns_names: &[],
+        };
+        let ca = issue_tls_ca(&req, &key)?;
+        std::fs::write(&files.ca_cert, ca.to_pem())?;
+        write_key(&files.ca_key, &key)?;
+        (ca, key)
+    };
+    let key = pki::PrivateKey::generate(ca.curve(), &mut rng);
+    let req = TlsCertRequest {
+        profile: TlsProfile::Client,
+        subject: &[(DnAttr::O, operator_id), (DnAttr::CN, operator_id)],
+        serial: &random_serial(&mut rng),
+        not_before,
+        not_after,
+        dns_names: &[],
+    };
+    let leaf = issue_tls(&req, &key.public_key(), Some((&ca, &ca_key)))?;
+    std::fs::write(&files.client_cert, leaf.to_pem() + &ca.to_pem())
+        .with_context(|| format!("writing {}", files.client_cert.display()))?;
+    write_key(&files.client_key, &key)?;
+    Ok(files)
+}
+
+/// A random positive 16-byte serial number (RFC 5280 §4.1.2.2).
+fn random_serial<R: rand_core::Rng + ?Sized>(rng: &mut R) -> [u8; 16] {
+    let mut s = [0u8; 16];
+    rng.fill_bytes(&mut s);
+    s[0] = (s[0] & 0x7F) | 0x01;
+    s
+}
+
+/// Writes a PKCS#8 PEM private key with mode 0600.
+fn write_key(path: &Path, key: &pki::PrivateKey) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(key.to_pkcs8_pem().as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}

@@ -7,7 +7,13 @@ use simkit::pki_cmd::CurveArg;
 use sqlx::{AnyConnection, Connection, Executor};
 
 fn args(curve: CurveArg) -> DemoArgs {
-    DemoArgs { data_dir: None, database: None, database_schema: None, curve, package: None }
+    DemoArgs {
+        data_dir: None,
+        database: None,
+        database_schema: None,
+        curve,
+        package: None,
+    }
 }
 
 fn check(report: &DemoReport) {
@@ -17,10 +23,20 @@ fn check(report: &DemoReport) {
     assert_eq!(report.smdp_profile_state, "Installed");
     assert_eq!(report.card_profile_state, "Enabled");
     assert_eq!(report.notifications_delivered, 1);
-    let functions: Vec<&str> = report.es9_calls.iter().map(|c| c.function.as_str()).collect();
+    let functions: Vec<&str> = report
+        .es9_calls
+        .iter()
+        .map(|c| c.function.as_str())
+        .collect();
     assert_eq!(
         functions,
-        ["initiateAuthentication", "authenticateClient", "getBoundProfilePackage", "handleNotification", "handleNotification"]
+        [
+            "initiateAuthentication",
+            "authenticateClient",
+            "getBoundProfilePackage",
+            "handleNotification",
+            "handleNotification"
+        ]
     );
     assert!(report.activation_code.starts_with("LPA:1$localhost:"));
 }
@@ -43,8 +59,14 @@ async fn https_download_brainpool_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_download_nist_postgres() {
     let Ok(url) = std::env::var(store::testing::POSTGRES_URL_VAR) else {
-        assert!(std::env::var_os("CI").is_none(), "PostgreSQL must be tested under CI");
-        eprintln!("skipping PostgreSQL: {} not set", store::testing::POSTGRES_URL_VAR);
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "PostgreSQL must be tested under CI"
+        );
+        eprintln!(
+            "skipping PostgreSQL: {} not set",
+            store::testing::POSTGRES_URL_VAR
+        );
         return;
     };
     let schema = format!("t_demo_{}", std::process::id());
@@ -54,7 +76,11 @@ async fn https_download_nist_postgres() {
     let result = run(a, false).await;
     sqlx::any::install_default_drivers();
     let mut c = AnyConnection::connect(&url).await.unwrap();
-    c.execute(sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).await.unwrap();
+    c.execute(sqlx::raw_sql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .await
+    .unwrap();
     let report = result.expect("demo on PostgreSQL");
     assert!(report.database.starts_with("postgres://"));
     check(&report);

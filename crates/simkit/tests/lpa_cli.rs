@@ -152,7 +152,11 @@ async fn setup(t: &TestDatabase, count: u32) -> Env {
 async fn es2(server: &RunningServer, path: &str, body: Value) -> Value {
     let http = lpa::http::HttpTransport::new(&server.trusted_ci_der, false).unwrap();
     let (status, body) = http
-        .post(&server.smdp_address, path, serde_json::to_vec(&body).unwrap())
+        .post(
+            &server.smdp_address,
+            path,
+            serde_json::to_vec(&body).unwrap(),
+        )
         .await
         .expect("ES2+ over HTTPS");
     assert_eq!(status, 200);

@@ -9,6 +9,13 @@ const fn sc(subject: &'static str, reason: &'static str, description: &'static s
 }
 
 // --- Generic (§5.2.6) ------------------------------------------------------
+/// 1.1 Function requester / 1.1 Unknown Function Requester: the caller could not be
+/// identified or authenticated (ES2+ without a valid operator client certificate).
+pub const REQUESTER_UNKNOWN: StatusCode = sc(
+    "1.1",
+    "1.1",
+    "Unknown Function Requester (identification or authentication failed)",
+);
 /// 1.1 Function requester / 1.2 Not allowed (authorisation).
 pub const REQUESTER_NOT_ALLOWED: StatusCode = sc("1.1", "1.2", "Not allowed (authorisation)");
 /// 1.2 Function provider / 4.2 Execution error.

@@ -8,7 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 /// HTTP paths (SGP.22 §6.5 / §6.6: `/gsma/rsp2/es2plus/<function>`).
 pub const PATH_DOWNLOAD_ORDER: &str = "/gsma/rsp2/es2plus/downloadOrder";
 pub const PATH_CONFIRM_ORDER: &str = "/gsma/rsp2/es2plus/confirmOrder";

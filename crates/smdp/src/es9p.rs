@@ -3,7 +3,8 @@
 //! works against the [`SmdpStore`]; secrets of a session are sealed before they are stored.
 //!
 //! Crypto per download (the floor `simkit bench` reports): sign serverSigned1 (DPauth), verify
-//! the eUICC chain (EUM by CI, eUICC by EUM), verify euiccSignature1, sign smdpSigned2 (DPpb),
+//! the eUICC chain (eUICC by EUM; the EUM's signature by the CI once per EUM, then remembered),
+//! verify euiccSignature1, sign smdpSigned2 (DPpb),
 //! verify euiccSignature2, generate otSK.DP, ECKA, sign InitialiseSecureChannel (DPpb), verify
 //! the PIR signature.
 
@@ -18,9 +19,9 @@ use rsp::es8p::{
     InitialiseSecureChannelSigned, NotificationConfigurationInformation, StoreMetadataRequest,
 };
 use rsp::es9p::{
-    path, Response, AuthenticateClientOk, AuthenticateClientRequest, CancelSessionRequest, Empty,
+    path, AuthenticateClientOk, AuthenticateClientRequest, CancelSessionRequest, Empty,
     GetBoundProfilePackageOk, GetBoundProfilePackageRequest, HandleNotificationRequest,
-    InitiateAuthenticationOk, InitiateAuthenticationRequest,
+    InitiateAuthenticationOk, InitiateAuthenticationRequest, Response,
 };
 use rsp::notification::{FinalResult, NotificationEvent, NotificationEvents, PendingNotification};
 use rsp::{Asn1, CancelSessionReason, Signed};
@@ -73,6 +74,9 @@ pub struct Es9Service<S, K> {
     config: Es9Config,
     store: S,
     keystore: K,
+    /// EUM certificates already found signed by a trusted CI (a handful of EUMs sign every
+    /// eUICC: the CI signature of each is verified once, every other check on each request).
+    eum_cache: pki::EumSignatureCache,
 }
 
 /// Session secrets, sealed under [`session_aad`] before they reach the store.
@@ -102,8 +106,12 @@ impl SessionSecrets {
         let challenge = r.expect(Tag(0x80))?.value;
         let credentials = r.expect(Tag(0x81))?.value;
         let s = SessionSecrets {
-            server_challenge: challenge.try_into().map_err(|_| tlv::Error::InvalidValue("serverChallenge"))?,
-            credentials: *credentials.first().ok_or(tlv::Error::InvalidValue("credentials"))?,
+            server_challenge: challenge
+                .try_into()
+                .map_err(|_| tlv::Error::InvalidValue("serverChallenge"))?,
+            credentials: *credentials
+                .first()
+                .ok_or(tlv::Error::InvalidValue("credentials"))?,
             euicc_public_key: r.optional(Tag(0x82))?.map(|t| t.value.to_vec()),
             smdp_signature2: r.optional(Tag(0x83))?.map(|t| t.value.to_vec()),
         };
@@ -135,12 +143,17 @@ fn signature_tlv(signature: &[u8]) -> Vec<u8> {
 fn chain_error(e: PkiError) -> FunctionError {
     let code = match &e {
         PkiError::UnknownCi => c::CI_PUBLIC_KEY_UNKNOWN,
-        PkiError::Expired(RspRole::Eum) | PkiError::NotYetValid(RspRole::Eum) => c::EUM_CERTIFICATE_EXPIRED,
+        PkiError::Expired(RspRole::Eum) | PkiError::NotYetValid(RspRole::Eum) => {
+            c::EUM_CERTIFICATE_EXPIRED
+        }
         PkiError::Expired(_) | PkiError::NotYetValid(_) => c::EUICC_CERTIFICATE_EXPIRED,
         PkiError::InvalidCertSignature(RspRole::Eum)
         | PkiError::IssuerMismatch(RspRole::Eum)
         | PkiError::KeyUsage(RspRole::Eum)
-        | PkiError::WrongRole { expected: RspRole::Eum, .. } => c::EUM_CERTIFICATE_INVALID,
+        | PkiError::WrongRole {
+            expected: RspRole::Eum,
+            ..
+        } => c::EUM_CERTIFICATE_INVALID,
         _ => c::EUICC_CERTIFICATE_INVALID,
     };
     FunctionError::new(code, e.to_string())
@@ -167,7 +180,12 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         if config.host_id.is_empty() || config.host_id.len() > 16 {
             return Err("hostId must be 1 to 16 bytes".into());
         }
-        Ok(Es9Service { config, store, keystore })
+        Ok(Es9Service {
+            config,
+            store,
+            keystore,
+            eum_cache: pki::EumSignatureCache::new(),
+        })
     }
 
     pub fn store(&self) -> &S {
@@ -183,26 +201,44 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         &self.keystore
     }
 
-    fn seal(&self, tid: &TransactionId, secrets: &SessionSecrets, rng: &mut dyn CryptoRng) -> Outcome<crate::SealedBlob> {
+    fn seal(
+        &self,
+        tid: &TransactionId,
+        secrets: &SessionSecrets,
+        rng: &mut dyn CryptoRng,
+    ) -> Outcome<crate::SealedBlob> {
         self.keystore
             .seal(&session_aad(tid), &secrets.encode(), rng)
             .map_err(|e| from_store(Error::Seal(e)))
     }
 
     /// The session and its secrets; unknown and expired sessions are 8.10.1/3.9.
-    async fn session(&self, tid: &TransactionId, now: UnixMillis) -> Outcome<(SessionRecord, SessionSecrets)> {
+    async fn session(
+        &self,
+        tid: &TransactionId,
+        now: UnixMillis,
+    ) -> Outcome<(SessionRecord, SessionSecrets)> {
         let record = self
             .store
             .get_session(tid, now)
             .await
             .map_err(from_store)?
-            .ok_or_else(|| FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "unknown or expired TransactionID"))?;
+            .ok_or_else(|| {
+                FunctionError::new(
+                    c::TRANSACTION_ID_UNKNOWN,
+                    "unknown or expired TransactionID",
+                )
+            })?;
         let plain = self
             .keystore
             .open(&session_aad(tid), &record.sealed)
             .map_err(|e| from_store(Error::Seal(e)))?;
-        let secrets = SessionSecrets::decode(&plain)
-            .map_err(|e| FunctionError::new(crate::codes::PROVIDER_EXECUTION_ERROR, format!("session data: {e}")))?;
+        let secrets = SessionSecrets::decode(&plain).map_err(|e| {
+            FunctionError::new(
+                crate::codes::PROVIDER_EXECUTION_ERROR,
+                format!("session data: {e}"),
+            )
+        })?;
         Ok((record, secrets))
     }
 
@@ -210,15 +246,22 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         self.config
             .credentials
             .get(secrets.credentials as usize)
-            .ok_or_else(|| FunctionError::new(crate::codes::PROVIDER_EXECUTION_ERROR, "credential set gone"))
+            .ok_or_else(|| {
+                FunctionError::new(
+                    crate::codes::PROVIDER_EXECUTION_ERROR,
+                    "credential set gone",
+                )
+            })
     }
 
     fn euicc_key(&self, secrets: &SessionSecrets) -> Outcome<PublicKey> {
         let cred = self.credentials(secrets)?;
-        let bytes = secrets
-            .euicc_public_key
-            .as_deref()
-            .ok_or_else(|| FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "the eUICC is not authenticated in this session"))?;
+        let bytes = secrets.euicc_public_key.as_deref().ok_or_else(|| {
+            FunctionError::new(
+                c::TRANSACTION_ID_UNKNOWN,
+                "the eUICC is not authenticated in this session",
+            )
+        })?;
         PublicKey::from_sec1(cred.dp_pb.cert.curve(), bytes)
             .map_err(|e| FunctionError::new(crate::codes::PROVIDER_EXECUTION_ERROR, e.to_string()))
     }
@@ -235,25 +278,35 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         rng: &mut R,
     ) -> Outcome<InitiateAuthenticationOk> {
         if !req.smdp_address.eq_ignore_ascii_case(&self.config.address) {
-            return Err(FunctionError::new(c::INVALID_SMDP_ADDRESS, format!("this SM-DP+ is {}", self.config.address)));
+            return Err(FunctionError::new(
+                c::INVALID_SMDP_ADDRESS,
+                format!("this SM-DP+ is {}", self.config.address),
+            ));
         }
         let euicc_challenge = req.euicc_challenge().map_err(|e| invalid(e.to_string()))?;
         let info1 = req.euicc_info1().map_err(|e| invalid(e.to_string()))?;
         // A credential set whose CI the eUICC can verify (our certificates) and sign with (its own).
         let chosen = self.config.credentials.iter().position(|cred| {
             let pkid = cred.ci_pkid().unwrap_or_default();
-            info1.ci_pkid_list_for_verification.iter().any(|k| k == pkid)
+            info1
+                .ci_pkid_list_for_verification
+                .iter()
+                .any(|k| k == pkid)
                 && info1.ci_pkid_list_for_signing.iter().any(|k| k == pkid)
         });
         let Some(index) = chosen else {
-            return Err(FunctionError::new(c::SECURITY_CONFIGURATION_NOT_SUPPORTED, "no common CI public key"));
+            return Err(FunctionError::new(
+                c::SECURITY_CONFIGURATION_NOT_SUPPORTED,
+                "no common CI public key",
+            ));
         };
         let cred = &self.config.credentials[index];
 
         let mut tid_bytes = [0u8; 16];
         rng.fill_bytes(&mut tid_bytes);
         let tid = TransactionId::new(&tid_bytes).map_err(|e| invalid(e.to_string()))?;
-        let rsp_tid = rsp::TransactionId::new(tid_bytes.to_vec()).map_err(|e| invalid(e.to_string()))?;
+        let rsp_tid =
+            rsp::TransactionId::new(tid_bytes.to_vec()).map_err(|e| invalid(e.to_string()))?;
         let mut server_challenge = [0u8; 16];
         rng.fill_bytes(&mut server_challenge);
 
@@ -265,10 +318,19 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         });
         let signature1 = cred.dp_auth.key.sign(signed1.raw());
 
-        let secrets = SessionSecrets { server_challenge, credentials: index as u8, ..Default::default() };
+        let secrets = SessionSecrets {
+            server_challenge,
+            credentials: index as u8,
+            ..Default::default()
+        };
         let sealed = self.seal(&tid, &secrets, rng)?;
         self.store
-            .create_session(NewSession::new(tid, now, self.config.policy.session_ttl_ms, sealed))
+            .create_session(NewSession::new(
+                tid,
+                now,
+                self.config.policy.session_ttl_ms,
+                sealed,
+            ))
             .await
             .map_err(from_store)?;
 
@@ -276,7 +338,10 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             transaction_id: rsp_tid,
             server_signed1: signed1.raw().to_vec(),
             server_signature1: signature_tlv(&signature1),
-            euicc_ci_pkid_to_be_used: tlv::encode_tlv(Tag::OCTET_STRING, cred.ci_pkid().unwrap_or_default()),
+            euicc_ci_pkid_to_be_used: tlv::encode_tlv(
+                Tag::OCTET_STRING,
+                cred.ci_pkid().unwrap_or_default(),
+            ),
             server_certificate: cred.dp_auth.cert.der().to_vec(),
         })
     }
@@ -291,9 +356,14 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let tid = Self::parse_tid(&req.transaction_id)?;
         let (record, mut secrets) = self.session(&tid, now).await?;
         if record.state != SessionState::Initiated {
-            return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "AuthenticateClient already done in this session"));
+            return Err(FunctionError::new(
+                c::TRANSACTION_ID_UNKNOWN,
+                "AuthenticateClient already done in this session",
+            ));
         }
-        let response = req.authenticate_server_response().map_err(|e| invalid(e.to_string()))?;
+        let response = req
+            .authenticate_server_response()
+            .map_err(|e| invalid(e.to_string()))?;
         let ok = match response {
             AuthenticateServerResponse::Ok(ok) => ok,
             AuthenticateServerResponse::Error(e) => {
@@ -301,67 +371,101 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                 self.store.delete_session(&tid).await.map_err(from_store)?;
                 return Err(FunctionError::new(
                     c::EUICC_SIGNATURE_INVALID,
-                    format!("the eUICC refused the server: {:?}", e.authenticate_error_code),
+                    format!(
+                        "the eUICC refused the server: {:?}",
+                        e.authenticate_error_code
+                    ),
                 ));
             }
         };
         let signed1 = ok.euicc_signed1.value();
         if signed1.transaction_id.as_bytes() != tid.as_bytes() {
-            return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "euiccSigned1 names another TransactionID"));
+            return Err(FunctionError::new(
+                c::TRANSACTION_ID_UNKNOWN,
+                "euiccSigned1 names another TransactionID",
+            ));
         }
         let cred = self.credentials(&secrets)?.clone();
         let ci_pkid = cred.ci_pkid().unwrap_or_default();
-        let eum = Certificate::from_der(&ok.eum_certificate).map_err(|e| FunctionError::new(c::EUM_CERTIFICATE_INVALID, e.to_string()))?;
-        let euicc =
-            Certificate::from_der(&ok.euicc_certificate).map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
+        let eum = Certificate::from_der(&ok.eum_certificate)
+            .map_err(|e| FunctionError::new(c::EUM_CERTIFICATE_INVALID, e.to_string()))?;
+        let euicc = Certificate::from_der(&ok.euicc_certificate)
+            .map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
         // The eUICC chain must end in the CI negotiated at InitiateAuthentication (§5.6.3).
         if eum.authority_key_id() != Some(ci_pkid) {
-            return Err(FunctionError::new(c::CI_PUBLIC_KEY_UNKNOWN, "the EUM certificate is not issued by euiccCiPKIdToBeUsed"));
+            return Err(FunctionError::new(
+                c::CI_PUBLIC_KEY_UNKNOWN,
+                "the EUM certificate is not issued by euiccCiPKIdToBeUsed",
+            ));
         }
-        let identity =
-            pki::verify_euicc_chain(&self.config.trusted_cis, &eum, &euicc, now.0.max(0) as u64 / 1000).map_err(chain_error)?;
+        let identity = pki::verify_euicc_chain_cached(
+            &self.config.trusted_cis,
+            &eum,
+            &euicc,
+            now.0.max(0) as u64 / 1000,
+            &self.eum_cache,
+        )
+        .map_err(chain_error)?;
         identity
             .public_key
             .verify(ok.euicc_signed1.raw(), &ok.euicc_signature1)
-            .map_err(|_| FunctionError::new(c::EUICC_SIGNATURE_INVALID, "euiccSignature1 does not verify"))?;
+            .map_err(|_| {
+                FunctionError::new(
+                    c::EUICC_SIGNATURE_INVALID,
+                    "euiccSignature1 does not verify",
+                )
+            })?;
         if signed1.server_challenge != secrets.server_challenge {
-            return Err(FunctionError::new(c::EUICC_SIGNATURE_INVALID, "serverChallenge does not match"));
+            return Err(FunctionError::new(
+                c::EUICC_SIGNATURE_INVALID,
+                "serverChallenge does not match",
+            ));
         }
-        if !signed1.server_address.eq_ignore_ascii_case(&self.config.address) {
-            return Err(FunctionError::new(c::INVALID_SMDP_ADDRESS, "euiccSigned1 names another SM-DP+ address"));
+        if !signed1
+            .server_address
+            .eq_ignore_ascii_case(&self.config.address)
+        {
+            return Err(FunctionError::new(
+                c::INVALID_SMDP_ADDRESS,
+                "euiccSigned1 names another SM-DP+ address",
+            ));
         }
-        let eid = Eid::parse(&identity.eid).map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
+        let eid = Eid::parse(&identity.eid)
+            .map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
         let matching_id = match &signed1.ctx_params1.common().matching_id {
-            Some(m) if !m.is_empty() => {
-                Some(MatchingId::parse(m).map_err(|e| FunctionError::new(c::MATCHING_ID_REFUSED, e.to_string()))?)
-            }
+            Some(m) if !m.is_empty() => Some(
+                MatchingId::parse(m)
+                    .map_err(|e| FunctionError::new(c::MATCHING_ID_REFUSED, e.to_string()))?,
+            ),
             _ => None,
         };
-        let auth = self
+        // smdpSigned2 carries ccRequiredFlag, which depends on the order: it is signed once the
+        // store authorized the download, and the session's sealed data (with smdpSignature2) is
+        // written in the same transaction as the session binding.
+        secrets.euicc_public_key = Some(identity.public_key.to_uncompressed());
+        let (auth, (signed2, signature2)) = self
             .store
-            .authorize_download(&tid, matching_id, eid, now, self.config.policy)
+            .authorize_download_with(&tid, matching_id, eid, now, self.config.policy, |auth| {
+                let signed2 = Signed::new(SmdpSigned2 {
+                    transaction_id: req.transaction_id.clone(),
+                    cc_required_flag: auth.cc_required,
+                    bpp_euicc_otpk: None,
+                });
+                // smdpSignature2 covers smdpSigned2 || euiccSignature1 TLV (SGP.22 §5.7.5).
+                let mut to_sign = signed2.raw().to_vec();
+                to_sign.extend_from_slice(&signature_tlv(&ok.euicc_signature1));
+                let signature2 = cred.dp_pb.key.sign(&to_sign);
+                secrets.smdp_signature2 = Some(signature2.to_vec());
+                let sealed = self
+                    .keystore
+                    .seal(&session_aad(&tid), &secrets.encode(), rng)
+                    .map_err(Error::Seal)?;
+                Ok((Some(sealed), (signed2, signature2)))
+            })
             .await
             .map_err(from_store)?;
         // The Profile was read in the authorization's own transaction.
         let metadata = self.profile_metadata(&auth.iccid, &auth.profile_metadata)?;
-
-        let signed2 = Signed::new(SmdpSigned2 {
-            transaction_id: req.transaction_id.clone(),
-            cc_required_flag: auth.cc_required,
-            bpp_euicc_otpk: None,
-        });
-        // smdpSignature2 covers smdpSigned2 || euiccSignature1 TLV (SGP.22 §5.7.5).
-        let mut to_sign = signed2.raw().to_vec();
-        to_sign.extend_from_slice(&signature_tlv(&ok.euicc_signature1));
-        let signature2 = cred.dp_pb.key.sign(&to_sign);
-
-        secrets.euicc_public_key = Some(identity.public_key.to_uncompressed());
-        secrets.smdp_signature2 = Some(signature2.to_vec());
-        let sealed = self.seal(&tid, &secrets, rng)?;
-        self.store
-            .update_session(&tid, SessionState::Authenticated, SessionState::Authenticated, Some(sealed), now)
-            .await
-            .map_err(from_store)?;
 
         Ok(AuthenticateClientOk {
             transaction_id: req.transaction_id,
@@ -374,15 +478,27 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
 
     /// StoreMetadataRequest from the inventory metadata (SGP.22 §5.5.3); enable, disable and
     /// delete notifications go back to this SM-DP+.
-    fn profile_metadata(&self, iccid: &Iccid, metadata: &serde_json::Value) -> Outcome<StoreMetadataRequest> {
-        let text = |key: &str| metadata.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    fn profile_metadata(
+        &self,
+        iccid: &Iccid,
+        metadata: &serde_json::Value,
+    ) -> Outcome<StoreMetadataRequest> {
+        let text = |key: &str| {
+            metadata
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
         let class = match text("profileClass").as_deref() {
             Some("test") => rsp::ProfileClass::TEST,
             Some("provisioning") => rsp::ProfileClass::PROVISIONING,
             _ => rsp::ProfileClass::OPERATIONAL,
         };
         Ok(StoreMetadataRequest {
-            iccid: iccid.as_str().parse::<rsp::Iccid>().map_err(|e| invalid(e.to_string()))?,
+            iccid: iccid
+                .as_str()
+                .parse::<rsp::Iccid>()
+                .map_err(|e| invalid(e.to_string()))?,
             service_provider_name: text("serviceProviderName").unwrap_or_default(),
             profile_name: text("profileName").unwrap_or_default(),
             icon_type: None,
@@ -412,12 +528,20 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let tid = Self::parse_tid(&req.transaction_id)?;
         let (record, secrets) = self.session(&tid, now).await?;
         if record.state != SessionState::Authenticated {
-            return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "no authenticated download in this session"));
+            return Err(FunctionError::new(
+                c::TRANSACTION_ID_UNKNOWN,
+                "no authenticated download in this session",
+            ));
         }
         let (Some(eid), Some(iccid)) = (record.eid.clone(), record.iccid.clone()) else {
-            return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "session not bound to an order"));
+            return Err(FunctionError::new(
+                c::TRANSACTION_ID_UNKNOWN,
+                "session not bound to an order",
+            ));
         };
-        let response = req.prepare_download_response().map_err(|e| invalid(e.to_string()))?;
+        let response = req
+            .prepare_download_response()
+            .map_err(|e| invalid(e.to_string()))?;
         let ok = match response {
             PrepareDownloadResponse::Ok(ok) => ok,
             PrepareDownloadResponse::Error(e) => {
@@ -425,41 +549,65 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                 self.store.delete_session(&tid).await.map_err(from_store)?;
                 return Err(FunctionError::new(
                     c::EUICC_SIGNATURE_INVALID,
-                    format!("the eUICC refused the download: {:?}", e.download_error_code),
+                    format!(
+                        "the eUICC refused the download: {:?}",
+                        e.download_error_code
+                    ),
                 ));
             }
         };
         let euicc_key = self.euicc_key(&secrets)?;
-        let smdp_signature2 = secrets
-            .smdp_signature2
-            .as_deref()
-            .ok_or_else(|| FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "AuthenticateClient not completed"))?;
+        let smdp_signature2 = secrets.smdp_signature2.as_deref().ok_or_else(|| {
+            FunctionError::new(
+                c::TRANSACTION_ID_UNKNOWN,
+                "AuthenticateClient not completed",
+            )
+        })?;
         // euiccSignature2 covers euiccSigned2 || smdpSignature2 TLV (SGP.22 §5.7.5).
         let mut signed = ok.euicc_signed2.raw().to_vec();
         signed.extend_from_slice(&signature_tlv(smdp_signature2));
         euicc_key
             .verify(&signed, &ok.euicc_signature2)
-            .map_err(|_| FunctionError::new(c::EUICC_SIGNATURE_INVALID, "euiccSignature2 does not verify"))?;
+            .map_err(|_| {
+                FunctionError::new(
+                    c::EUICC_SIGNATURE_INVALID,
+                    "euiccSignature2 does not verify",
+                )
+            })?;
         let signed2 = ok.euicc_signed2.value();
         if signed2.transaction_id.as_bytes() != tid.as_bytes() {
-            return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "euiccSigned2 names another TransactionID"));
+            return Err(FunctionError::new(
+                c::TRANSACTION_ID_UNKNOWN,
+                "euiccSigned2 names another TransactionID",
+            ));
         }
         // The check's consistent read also returns the Profile and its sealed package.
         let confirmed = self
             .store
-            .verify_download_confirmation(&tid, signed2.hash_cc.map(|h| h.to_vec()), now, self.config.policy)
+            .verify_download_confirmation(
+                &tid,
+                signed2.hash_cc.map(|h| h.to_vec()),
+                now,
+                self.config.policy,
+            )
             .await
             .map_err(from_store)?;
 
         let cred = self.credentials(&secrets)?;
         let curve = cred.dp_pb.cert.curve();
-        let euicc_otpk = PublicKey::from_sec1(curve, &signed2.euicc_otpk)
-            .map_err(|e| FunctionError::new(c::EUICC_SIGNATURE_INVALID, format!("otPK.EUICC.ECKA: {e}")))?;
+        let euicc_otpk = PublicKey::from_sec1(curve, &signed2.euicc_otpk).map_err(|e| {
+            FunctionError::new(c::EUICC_SIGNATURE_INVALID, format!("otPK.EUICC.ECKA: {e}"))
+        })?;
         if confirmed.profile.iccid != iccid {
-            return Err(FunctionError::new(c::BPP_UNAVAILABLE, "the ordered Profile is gone"));
+            return Err(FunctionError::new(
+                c::BPP_UNAVAILABLE,
+                "the ordered Profile is gone",
+            ));
         }
         // The same metadata AuthenticateClient returned (it is derived from the inventory entry).
-        let metadata = self.profile_metadata(&iccid, &confirmed.profile.metadata)?.encode();
+        let metadata = self
+            .profile_metadata(&iccid, &confirmed.profile.metadata)?
+            .encode();
         let upp = self
             .keystore
             .open(&package_aad(&iccid), &confirmed.package)
@@ -467,8 +615,14 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let bpp = self.bind(cred, &tid, &eid, &euicc_otpk, &metadata, &upp, curve, rng)?;
 
         let keep_until = now.plus_millis(self.config.policy.pir_ttl_ms);
-        self.store.record_bpp_delivered(&tid, now, keep_until).await.map_err(from_store)?;
-        Ok(GetBoundProfilePackageOk { transaction_id: req.transaction_id, bound_profile_package: bpp })
+        self.store
+            .record_bpp_delivered(&tid, now, keep_until)
+            .await
+            .map_err(from_store)?;
+        Ok(GetBoundProfilePackageOk {
+            transaction_id: req.transaction_id,
+            bound_profile_package: bpp,
+        })
     }
 
     /// Builds the Bound Profile Package (SGP.22 §2.5.4): one-time key pair, ECKA, BSP session
@@ -489,7 +643,10 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let exec = |e: String| FunctionError::new(crate::codes::PROVIDER_EXECUTION_ERROR, e);
         let ot_sk = PrivateKey::generate(curve, rng);
         let shared = ot_sk.ecka(euicc_otpk).map_err(|e| exec(e.to_string()))?;
-        let eid_bytes = eid.as_str().parse::<rsp::Eid>().map_err(|e| exec(e.to_string()))?;
+        let eid_bytes = eid
+            .as_str()
+            .parse::<rsp::Eid>()
+            .map_err(|e| exec(e.to_string()))?;
         let keys = bsp::derive_session_keys(
             shared.as_ref(),
             bsp::KEY_TYPE_AES,
@@ -501,7 +658,8 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
 
         let iscr_signed = Signed::new(InitialiseSecureChannelSigned {
             remote_op_id: REMOTE_OP_INSTALL_BPP,
-            transaction_id: rsp::TransactionId::new(tid.as_bytes().to_vec()).map_err(|e| exec(e.to_string()))?,
+            transaction_id: rsp::TransactionId::new(tid.as_bytes().to_vec())
+                .map_err(|e| exec(e.to_string()))?,
             control_ref_template: ControlRefTemplate {
                 key_type: bsp::KEY_TYPE_AES,
                 key_len: bsp::KEY_LENGTH_AES128,
@@ -509,7 +667,10 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             },
             smdp_otpk: ot_sk.public_key().to_uncompressed(),
         });
-        let to_sign = InitialiseSecureChannelRequest::data_to_sign(iscr_signed.raw(), &euicc_otpk.to_uncompressed());
+        let to_sign = InitialiseSecureChannelRequest::data_to_sign(
+            iscr_signed.raw(),
+            &euicc_otpk.to_uncompressed(),
+        );
         let smdp_sign = cred.dp_pb.key.sign(&to_sign).to_vec();
 
         let mut bsp = Bsp::new(&keys);
@@ -517,15 +678,25 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let protect = |r: Result<Vec<Vec<u8>>, bsp::BspError>| -> Outcome<Vec<Vec<u8>>> {
             r.map_err(|e| exec(e.to_string()))?
                 .iter()
-                .map(|seg| tlv::Tlv::parse_single(seg).map(|t| t.value.to_vec()).map_err(|e| exec(e.to_string())))
+                .map(|seg| {
+                    tlv::Tlv::parse_single(seg)
+                        .map(|t| t.value.to_vec())
+                        .map_err(|e| exec(e.to_string()))
+                })
                 .collect()
         };
-        let configure = ConfigureIsdpRequest { dp_proprietary_data: None }.encode();
+        let configure = ConfigureIsdpRequest {
+            dp_proprietary_data: None,
+        }
+        .encode();
         let first_sequence_of_87 = protect(bsp.encrypt_and_mac(bsp::TAG_ENCRYPTED, &configure))?;
         let sequence_of_88 = protect(bsp.mac_only(bsp::TAG_MAC_ONLY, metadata))?;
         let sequence_of_86 = protect(bsp.encrypt_and_mac(bsp::TAG_PPP_SEGMENT, upp))?;
         let bpp = BoundProfilePackage {
-            initialise_secure_channel_request: InitialiseSecureChannelRequest { signed: iscr_signed, smdp_sign },
+            initialise_secure_channel_request: InitialiseSecureChannelRequest {
+                signed: iscr_signed,
+                smdp_sign,
+            },
             first_sequence_of_87,
             sequence_of_88,
             second_sequence_of_87: None,
@@ -537,12 +708,19 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
     /// ES9+.HandleNotification (SGP.22 §5.6.4). A Profile Installation Result is verified with
     /// the session's eUICC key and moves the order; other notifications are verified through
     /// their own certificate chain and deduplicated on (EID, seqNumber).
-    pub async fn handle_notification(&self, req: HandleNotificationRequest, now: UnixMillis) -> Outcome<()> {
-        let pending = req.pending_notification().map_err(|e| invalid(e.to_string()))?;
+    pub async fn handle_notification(
+        &self,
+        req: HandleNotificationRequest,
+        now: UnixMillis,
+    ) -> Outcome<()> {
+        let pending = req
+            .pending_notification()
+            .map_err(|e| invalid(e.to_string()))?;
         match pending {
             PendingNotification::ProfileInstallationResult(pir) => {
                 let data = pir.profile_installation_result_data.value();
-                let tid = TransactionId::new(data.transaction_id.as_bytes()).map_err(|e| invalid(e.to_string()))?;
+                let tid = TransactionId::new(data.transaction_id.as_bytes())
+                    .map_err(|e| invalid(e.to_string()))?;
                 // Without its session the PIR cannot be verified (it carries no certificate) or
                 // attributed: acknowledge it so the LPA removes it (SGP.22 §3.5), change nothing.
                 let (record, secrets) = match self.session(&tid, now).await {
@@ -551,16 +729,30 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                     Err(e) => return Err(e),
                 };
                 self.euicc_key(&secrets)?
-                    .verify(pir.profile_installation_result_data.raw(), &pir.euicc_sign_pir)
-                    .map_err(|_| FunctionError::new(c::EUICC_SIGNATURE_INVALID, "euiccSignPIR does not verify"))?;
+                    .verify(
+                        pir.profile_installation_result_data.raw(),
+                        &pir.euicc_sign_pir,
+                    )
+                    .map_err(|_| {
+                        FunctionError::new(
+                            c::EUICC_SIGNATURE_INVALID,
+                            "euiccSignPIR does not verify",
+                        )
+                    })?;
                 let (Some(eid), Some(iccid)) = (record.eid, record.iccid) else {
-                    return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "session not bound to an order"));
+                    return Err(FunctionError::new(
+                        c::TRANSACTION_ID_UNKNOWN,
+                        "session not bound to an order",
+                    ));
                 };
                 let failure = match &data.final_result {
                     FinalResult::Success(_) => None,
                     FinalResult::Error(e) => Some(FunctionError::new(
                         INSTALLATION_FAILED,
-                        format!("bppCommandId {:?}, errorReason {:?}", e.bpp_command_id, e.error_reason),
+                        format!(
+                            "bppCommandId {:?}, errorReason {:?}",
+                            e.bpp_command_id, e.error_reason
+                        ),
                     )),
                 };
                 let result = InstallResult {
@@ -570,7 +762,10 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                     failure,
                     result_data: Some(pir.encode()),
                 };
-                self.store.record_install_result(result, now, self.config.policy).await.map_err(from_store)?;
+                self.store
+                    .record_install_result(result, now, self.config.policy)
+                    .await
+                    .map_err(from_store)?;
                 Ok(())
             }
             PendingNotification::OtherSignedNotification(n) => {
@@ -578,20 +773,42 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                     .map_err(|e| FunctionError::new(c::EUM_CERTIFICATE_INVALID, e.to_string()))?;
                 let euicc = Certificate::from_der(&n.euicc_certificate)
                     .map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
-                let identity =
-                    pki::verify_euicc_chain(&self.config.trusted_cis, &eum, &euicc, now.0.max(0) as u64 / 1000)
-                        .map_err(chain_error)?;
+                let identity = pki::verify_euicc_chain_cached(
+                    &self.config.trusted_cis,
+                    &eum,
+                    &euicc,
+                    now.0.max(0) as u64 / 1000,
+                    &self.eum_cache,
+                )
+                .map_err(chain_error)?;
                 identity
                     .public_key
-                    .verify(n.tbs_other_notification.raw(), &n.euicc_notification_signature)
-                    .map_err(|_| FunctionError::new(c::EUICC_SIGNATURE_INVALID, "euiccNotificationSignature does not verify"))?;
-                let eid = Eid::parse(&identity.eid).map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
+                    .verify(
+                        n.tbs_other_notification.raw(),
+                        &n.euicc_notification_signature,
+                    )
+                    .map_err(|_| {
+                        FunctionError::new(
+                            c::EUICC_SIGNATURE_INVALID,
+                            "euiccNotificationSignature does not verify",
+                        )
+                    })?;
+                let eid = Eid::parse(&identity.eid)
+                    .map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
                 let metadata = n.tbs_other_notification.value();
-                if !self.store.record_notification(&eid, metadata.seq_number, now).await.map_err(from_store)? {
+                if !self
+                    .store
+                    .record_notification(&eid, metadata.seq_number, now)
+                    .await
+                    .map_err(from_store)?
+                {
                     return Ok(()); // already processed (SGP.22 §3.5: notifications may be re-sent)
                 }
-                if let (NotificationEvent::Delete, Some(iccid)) = (metadata.profile_management_operation, &metadata.iccid) {
-                    let iccid = Iccid::parse(&iccid.to_string()).map_err(|e| invalid(e.to_string()))?;
+                if let (NotificationEvent::Delete, Some(iccid)) =
+                    (metadata.profile_management_operation, &metadata.iccid)
+                {
+                    let iccid =
+                        Iccid::parse(&iccid.to_string()).map_err(|e| invalid(e.to_string()))?;
                     match self.store.retire_profile(&iccid, now).await {
                         // A profile this SM-DP+ does not manage, or not in Installed: nothing to do.
                         Ok(()) | Err(Error::Rejected(_)) => {}
@@ -606,29 +823,52 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
     /// ES9+.CancelSession (SGP.22 §5.6.5). The eUICC's signed cancellation ends the session.
     /// A refusal (end user, PPR, metadata mismatch) puts the Profile in Error and tells the
     /// Operator; other reasons (postponed, timeout, load error) keep the order for a retry.
-    pub async fn cancel_session(&self, req: CancelSessionRequest, now: UnixMillis) -> Outcome<Empty> {
+    pub async fn cancel_session(
+        &self,
+        req: CancelSessionRequest,
+        now: UnixMillis,
+    ) -> Outcome<Empty> {
         let tid = Self::parse_tid(&req.transaction_id)?;
         let (record, secrets) = self.session(&tid, now).await?;
-        let response = req.cancel_session_response().map_err(|e| invalid(e.to_string()))?;
+        let response = req
+            .cancel_session_response()
+            .map_err(|e| invalid(e.to_string()))?;
         let ok = match response {
             rsp::es10b::CancelSessionResponse::Ok(ok) => ok,
             rsp::es10b::CancelSessionResponse::Error(e) => {
-                return Err(FunctionError::new(c::EUICC_SIGNATURE_INVALID, format!("the eUICC could not cancel: {e:?}")))
+                return Err(FunctionError::new(
+                    c::EUICC_SIGNATURE_INVALID,
+                    format!("the eUICC could not cancel: {e:?}"),
+                ))
             }
         };
         let signed = ok.euicc_cancel_session_signed.value();
         if signed.transaction_id.as_bytes() != tid.as_bytes() {
-            return Err(FunctionError::new(c::TRANSACTION_ID_UNKNOWN, "euiccCancelSessionSigned names another TransactionID"));
+            return Err(FunctionError::new(
+                c::TRANSACTION_ID_UNKNOWN,
+                "euiccCancelSessionSigned names another TransactionID",
+            ));
         }
         let cred = self.credentials(&secrets)?;
         let dp_oid = cred.dp_auth.cert.registered_id().map(|o| o.as_bytes());
         if dp_oid != Some(signed.smdp_oid.contents()) {
-            return Err(FunctionError::new(c::INVALID_SMDP_OID, "smdpOid is not this SM-DP+'s"));
+            return Err(FunctionError::new(
+                c::INVALID_SMDP_OID,
+                "smdpOid is not this SM-DP+'s",
+            ));
         }
         if record.state != SessionState::Initiated {
             self.euicc_key(&secrets)?
-                .verify(ok.euicc_cancel_session_signed.raw(), &ok.euicc_cancel_session_signature)
-                .map_err(|_| FunctionError::new(c::EUICC_SIGNATURE_INVALID, "euiccCancelSessionSignature does not verify"))?;
+                .verify(
+                    ok.euicc_cancel_session_signed.raw(),
+                    &ok.euicc_cancel_session_signature,
+                )
+                .map_err(|_| {
+                    FunctionError::new(
+                        c::EUICC_SIGNATURE_INVALID,
+                        "euiccCancelSessionSignature does not verify",
+                    )
+                })?;
             let refused = matches!(
                 signed.reason,
                 CancelSessionReason::END_USER_REJECTION
@@ -637,7 +877,8 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             );
             if refused && record.iccid.is_some() {
                 let reason = signed.reason.name().unwrap_or("refused");
-                let error = FunctionError::new(DOWNLOAD_REFUSED, format!("session cancelled: {reason}"));
+                let error =
+                    FunctionError::new(DOWNLOAD_REFUSED, format!("session cancelled: {reason}"));
                 self.store
                     .record_download_failure(&tid, NOTIFICATION_POINT_DOWNLOAD, error, now)
                     .await
@@ -658,18 +899,31 @@ pub struct Es9Reply {
     /// unknown function.
     pub status: u16,
     pub body: Vec<u8>,
+    /// The status code of a `Failed` reply (`None` on success or 404), so an HTTP edge can
+    /// count outcomes without parsing the body again.
+    pub failure: Option<StatusCode>,
 }
 
 impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
     /// Routes one ES9+ request (SGP.22 §6.5): `path` is the function's path, `body` its JSON.
     /// Every failure is a JSON body with the function execution status `Failed` and its code.
-    pub async fn dispatch<R: CryptoRng + Send>(&self, function: &str, body: &[u8], now: UnixMillis, rng: &mut R) -> Es9Reply {
+    pub async fn dispatch<R: CryptoRng + Send>(
+        &self,
+        function: &str,
+        body: &[u8],
+        now: UnixMillis,
+        rng: &mut R,
+    ) -> Es9Reply {
         fn reply<T: serde::Serialize>(result: Outcome<T>) -> Es9Reply {
-            let response = match result {
-                Ok(body) => Response::success(body),
-                Err(e) => Response::failed(&e),
+            let (response, failure) = match result {
+                Ok(body) => (Response::success(body), None),
+                Err(e) => (Response::failed(&e), Some(e.code)),
             };
-            Es9Reply { status: 200, body: rsp::es9p::to_json(&response) }
+            Es9Reply {
+                status: 200,
+                body: rsp::es9p::to_json(&response),
+                failure,
+            }
         }
         fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Outcome<T> {
             rsp::es9p::from_json(body).map_err(|e| invalid(e.to_string()))
@@ -689,7 +943,11 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             },
             path::HANDLE_NOTIFICATION => match parse(body) {
                 Ok(req) => match self.handle_notification(req, now).await {
-                    Ok(()) => Es9Reply { status: 204, body: Vec::new() },
+                    Ok(()) => Es9Reply {
+                        status: 204,
+                        body: Vec::new(),
+                        failure: None,
+                    },
                     Err(e) => reply::<Empty>(Err(e)),
                 },
                 Err(e) => reply::<Empty>(Err(e)),
@@ -698,13 +956,21 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                 Ok(req) => reply(self.cancel_session(req, now).await),
                 Err(e) => reply::<Empty>(Err(e)),
             },
-            _ => Es9Reply { status: 404, body: Vec::new() },
+            _ => Es9Reply {
+                status: 404,
+                body: Vec::new(),
+                failure: None,
+            },
         }
     }
 }
 
 /// eUICC / Refused: the end user or the eUICC declined the download.
-const DOWNLOAD_REFUSED: StatusCode = StatusCode::new("8.1", "3.8", "The download was refused on the eUICC");
+const DOWNLOAD_REFUSED: StatusCode =
+    StatusCode::new("8.1", "3.8", "The download was refused on the eUICC");
 /// eUICC / Execution error: the Profile Installation Result carries an error.
-const INSTALLATION_FAILED: StatusCode =
-    StatusCode::new("8.1", "4.2", "The Profile Installation Result carries an error");
+const INSTALLATION_FAILED: StatusCode = StatusCode::new(
+    "8.1",
+    "4.2",
+    "The Profile Installation Result carries an error",
+);

@@ -47,7 +47,11 @@ pub fn luhn_check_digit(body: &str) -> Option<u8> {
 /// `value + n` in decimal with the same number of digits, or `None` on overflow.
 fn add_fixed_width(value: &str, n: u64) -> Option<String> {
     let v: u128 = value.parse().ok()?;
-    let s = format!("{:0width$}", v.checked_add(u128::from(n))?, width = value.len());
+    let s = format!(
+        "{:0width$}",
+        v.checked_add(u128::from(n))?,
+        width = value.len()
+    );
     (s.len() == value.len()).then_some(s)
 }
 
@@ -56,17 +60,22 @@ fn add_fixed_width(value: &str, n: u64) -> Option<String> {
 pub fn iccid_sequence(start: &str, count: u32) -> Result<Vec<String>, InventoryError> {
     let numbering = InventoryError::Numbering;
     if !(19..=20).contains(&start.len()) || !start.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(numbering("the first ICCID must be 19 or 20 decimal digits".into()));
+        return Err(numbering(
+            "the first ICCID must be 19 or 20 decimal digits".into(),
+        ));
     }
     let (body, check) = start.split_at(start.len() - 1);
     let expected = luhn_check_digit(body).unwrap_or(0);
     if check != expected.to_string() {
-        return Err(numbering(format!("ICCID {start}: the Luhn check digit should be {expected}")));
+        return Err(numbering(format!(
+            "ICCID {start}: the Luhn check digit should be {expected}"
+        )));
     }
     (0..u64::from(count))
         .map(|i| {
-            let b = add_fixed_width(body, i)
-                .ok_or_else(|| numbering(format!("the ICCID range overflows after {i} profiles")))?;
+            let b = add_fixed_width(body, i).ok_or_else(|| {
+                numbering(format!("the ICCID range overflows after {i} profiles"))
+            })?;
             let c = luhn_check_digit(&b).unwrap_or(0);
             Ok(format!("{b}{c}"))
         })
@@ -77,14 +86,20 @@ pub fn iccid_sequence(start: &str, count: u32) -> Result<Vec<String>, InventoryE
 pub fn imsi_sequence(start: &str, count: u32) -> Result<Vec<String>, InventoryError> {
     let numbering = InventoryError::Numbering;
     if !(6..=15).contains(&start.len()) || !start.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(numbering("the first IMSI must be 6 to 15 decimal digits".into()));
+        return Err(numbering(
+            "the first IMSI must be 6 to 15 decimal digits".into(),
+        ));
     }
     let out = (0..u64::from(count))
-        .map(|i| add_fixed_width(start, i).ok_or_else(|| numbering("the IMSI range overflows".into())))
+        .map(|i| {
+            add_fixed_width(start, i).ok_or_else(|| numbering("the IMSI range overflows".into()))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(last) = out.last() {
         if last.get(..5) != start.get(..5) {
-            return Err(numbering(format!("IMSI range {start} + {count} would change the MCC/MNC")));
+            return Err(numbering(format!(
+                "IMSI range {start} + {count} would change the MCC/MNC"
+            )));
         }
     }
     Ok(out)
@@ -111,19 +126,31 @@ pub struct ProfileTemplate {
 
 impl ProfileTemplate {
     /// `profile_type` defaults to the package header's profileType.
-    pub fn new(package_der: &[u8], profile_type: Option<String>, metadata: Value) -> Result<Self, InventoryError> {
+    pub fn new(
+        package_der: &[u8],
+        profile_type: Option<String>,
+        metadata: Value,
+    ) -> Result<Self, InventoryError> {
         let package = ProfilePackage::parse(package_der)?;
         let profile_type = match (profile_type, package.profile_type()) {
             (Some(t), _) => t,
             (None, Some(t)) if !t.is_empty() => t.to_string(),
             _ => return Err(InventoryError::NoProfileType),
         };
-        Ok(ProfileTemplate { package, profile_type, owner: None, metadata })
+        Ok(ProfileTemplate {
+            package,
+            profile_type,
+            owner: None,
+            metadata,
+        })
     }
 
     /// The AKA algorithm of the template, if it has one.
     fn algorithm(&self) -> Option<AlgorithmId> {
-        self.package.aka().and_then(|a| a.algo()).map(|a| a.algorithm)
+        self.package
+            .aka()
+            .and_then(|a| a.algo())
+            .map(|a| a.algorithm)
     }
 
     /// Personalizes one copy (ICCID in the header and EF.ICCID, IMSI in EF.IMSI, fresh K/OPc in
@@ -194,7 +221,10 @@ mod tests {
         }));
         assert!(iccid_sequence("8949449999999990024", 1).is_err());
         assert!(iccid_sequence("99999999999999999997", 3).is_err());
-        assert_eq!(imsi_sequence("001010000000009", 2).unwrap(), ["001010000000009", "001010000000010"]);
+        assert_eq!(
+            imsi_sequence("001010000000009", 2).unwrap(),
+            ["001010000000009", "001010000000010"]
+        );
         assert!(imsi_sequence("001019999999999", 2).is_err());
         assert!(imsi_sequence("12345", 1).is_err());
     }

@@ -139,7 +139,32 @@ pub trait SmdpStore: Send + Sync {
         eid: Eid,
         now: UnixMillis,
         policy: OrderPolicy,
-    ) -> impl Future<Output = Result<DownloadAuthorization>> + Send;
+    ) -> impl Future<Output = Result<DownloadAuthorization>> + Send {
+        async move {
+            self.authorize_download_with(tid, matching_id, eid, now, policy, |_| Ok((None, ())))
+                .await
+                .map(|(auth, ())| auth)
+        }
+    }
+
+    /// [`SmdpStore::authorize_download`] that also replaces the session's sealed data in the
+    /// same write: once the rule authorized the download, `session_data` runs (inside the
+    /// transaction) and returns the new sealed data, if any, and a value handed back to the
+    /// caller. AuthenticateClient signs smdpSigned2 there, since ccRequiredFlag depends on the
+    /// order, and stores the signature with the session binding: one write instead of two.
+    /// An error from `session_data` rolls everything back.
+    fn authorize_download_with<T, F>(
+        &self,
+        tid: &TransactionId,
+        matching_id: Option<MatchingId>,
+        eid: Eid,
+        now: UnixMillis,
+        policy: OrderPolicy,
+        session_data: F,
+    ) -> impl Future<Output = Result<(DownloadAuthorization, T)>> + Send
+    where
+        T: Send,
+        F: FnOnce(&DownloadAuthorization) -> Result<(Option<SealedBlob>, T)> + Send;
 
     /// An eligibility failure found by the handler for the session's order:
     /// Profile -> `Error`, callback at `notification_point`.
@@ -218,6 +243,16 @@ pub trait SmdpStore: Send + Sync {
 
     /// Delivered: remove it.
     fn ack_outbox(&self, id: i64) -> impl Future<Output = Result<()>> + Send;
+
+    /// Remove several delivered (or dropped) messages; a store may do it in one write.
+    fn ack_outbox_many(&self, ids: &[i64]) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            for &id in ids {
+                self.ack_outbox(id).await?;
+            }
+            Ok(())
+        }
+    }
 
     /// Delivery failed: retry at `next_attempt_at`.
     fn retry_outbox(

@@ -7,12 +7,18 @@
 //! * SQL is shared between back ends (`$N` placeholders work on both); only
 //!   the DDL ([`migrations`]) and row locking (`FOR UPDATE [SKIP LOCKED]`
 //!   on PostgreSQL, `BEGIN IMMEDIATE` on SQLite) differ.
-//! * Implements [`smdp::SmdpStore`]; every method is one transaction.
+//! * Implements [`smdp::SmdpStore`] and [`otasrv::OtaStore`]; every method is one transaction.
+//! * On an SQLite file, the ES9+ download, session and outbox methods run on one rusqlite
+//!   connection on the caller's thread, a whole transaction at a time (`lite`): sqlx's SQLite
+//!   driver costs two thread switches per statement. The rest, PostgreSQL and in-memory
+//!   SQLite use sqlx.
 
+mod lite;
 mod migrations;
+mod ota_impl;
+mod smdp_impl;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod smdp_impl;
 
 use std::path::Path;
 use std::time::Duration;
@@ -61,7 +67,8 @@ pub struct DatabaseOptions {
     /// PostgreSQL only: create and use this schema (`search_path`) instead
     /// of the default. Lets tests and tenants share one database.
     pub pg_schema: Option<String>,
-    /// SQLite only: how long a writer waits for the write lock.
+    /// SQLite only: how long a writer waits for the write lock (the sqlx path; the fast path
+    /// never waits and hands a locked call to the sqlx path).
     pub sqlite_busy_timeout: Duration,
 }
 
@@ -81,6 +88,8 @@ impl Default for DatabaseOptions {
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite file databases: the download hot path on one rusqlite connection ([`lite`]).
+    lite: Option<std::sync::Arc<lite::Lite>>,
 }
 
 fn valid_schema_name(s: &str) -> bool {
@@ -146,7 +155,7 @@ impl Database {
         }
         let setup: String = match backend {
             Backend::Sqlite => format!(
-                "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; \
+                "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA page_size = 1024; \
                  PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
                 opts.sqlite_busy_timeout.as_millis()
             ),
@@ -170,8 +179,15 @@ impl Database {
             let ddl = format!("CREATE SCHEMA IF NOT EXISTS {s}");
             pool.execute(sqlx::raw_sql(&ddl)).await?;
         }
-        let db = Database { pool, backend };
+        let mut db = Database {
+            pool,
+            backend,
+            lite: None,
+        };
         db.migrate().await?;
+        if backend == Backend::Sqlite && !memory {
+            db.lite = lite::Lite::open(url).map(std::sync::Arc::new);
+        }
         Ok(db)
     }
 

@@ -21,10 +21,11 @@ pub struct Migration {
 }
 
 /// All migrations, in order. Never edit a released one: add a new version.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "SM-DP+ inventory, orders, sessions, outbox, notification receipts",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "SM-DP+ inventory, orders, sessions, outbox, notification receipts",
+        sql: r#"
 CREATE TABLE smdp_profiles (
     iccid         TEXT PRIMARY KEY,
     imsi          TEXT,
@@ -84,7 +85,95 @@ CREATE TABLE smdp_notification_receipts (
     PRIMARY KEY (eid, seq_number)
 );
 "#,
-}];
+    },
+    // A Profile's sealed package (~12 KB) lived in its row: SQLite rewrites a whole row on every
+    // UPDATE, overflow pages included, so each state change of a download wrote the package to
+    // the WAL again. The package now has its own table and is written once, at import.
+    Migration {
+        version: 2,
+        description: "Profile packages in their own table",
+        sql: r#"
+CREATE TABLE smdp_profile_packages (
+    iccid    TEXT PRIMARY KEY REFERENCES smdp_profiles (iccid),
+    package  {BLOB} NOT NULL
+);
+INSERT INTO smdp_profile_packages (iccid, package) SELECT iccid, package FROM smdp_profiles;
+ALTER TABLE smdp_profiles DROP COLUMN package;
+"#,
+    },
+    // The OTA server (crate `otasrv`): cards with their SCP80 key sets, per-(card, TAR)
+    // counters, the item catalogue, campaigns, jobs and every submitted packet. The unique
+    // (address, tar, counter) of ota_submissions makes a reused counter value impossible.
+    Migration {
+        version: 3,
+        description: "OTA server: cards, key sets, counters, catalogue, campaigns, jobs",
+        sql: r#"
+CREATE TABLE ota_cards (
+    address     TEXT PRIMARY KEY,
+    iccid       TEXT,
+    kic         BIGINT,
+    kic_key     {BLOB},
+    kid         BIGINT,
+    kid_key     {BLOB},
+    created_at  BIGINT NOT NULL
+);
+
+CREATE TABLE ota_counters (
+    address  TEXT NOT NULL REFERENCES ota_cards (address),
+    tar      TEXT NOT NULL,
+    value    BIGINT NOT NULL,
+    PRIMARY KEY (address, tar)
+);
+
+CREATE TABLE ota_items (
+    name        TEXT PRIMARY KEY,
+    tar         TEXT NOT NULL,
+    spi         TEXT NOT NULL,
+    data        {BLOB} NOT NULL,
+    class       TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+
+CREATE TABLE ota_campaigns (
+    name        TEXT PRIMARY KEY,
+    item        TEXT NOT NULL REFERENCES ota_items (name),
+    policy      TEXT NOT NULL,
+    por_timeout_ms BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+
+CREATE TABLE ota_jobs (
+    id          {ID},
+    campaign    TEXT NOT NULL REFERENCES ota_campaigns (name),
+    address     TEXT NOT NULL REFERENCES ota_cards (address),
+    state       TEXT NOT NULL,
+    attempts    BIGINT NOT NULL,
+    next_at     BIGINT NOT NULL,
+    deadline    BIGINT,
+    submission  BIGINT,
+    por_status  BIGINT,
+    updated_at  BIGINT NOT NULL,
+    UNIQUE (campaign, address)
+);
+CREATE INDEX ota_jobs_due ON ota_jobs (state, next_at);
+CREATE INDEX ota_jobs_deadline ON ota_jobs (deadline);
+
+CREATE TABLE ota_submissions (
+    id          {ID},
+    job_id      BIGINT NOT NULL REFERENCES ota_jobs (id),
+    address     TEXT NOT NULL,
+    tar         TEXT NOT NULL,
+    counter     BIGINT NOT NULL,
+    state       TEXT NOT NULL,
+    message_id  TEXT,
+    por_status  BIGINT,
+    created_at  BIGINT NOT NULL,
+    UNIQUE (address, tar, counter)
+);
+CREATE INDEX ota_submissions_job ON ota_submissions (job_id);
+"#,
+    },
+];
 
 /// The DDL of `m` for `backend`.
 pub(crate) fn render(m: &Migration, backend: Backend) -> String {
@@ -175,12 +264,65 @@ mod tests {
         let m = &MIGRATIONS[0];
         let s = render(m, Backend::Sqlite);
         assert!(s.contains("package       BLOB NOT NULL"));
+        assert!(render(&MIGRATIONS[1], Backend::Postgres).contains("package  BYTEA NOT NULL"));
         assert!(s.contains("INTEGER PRIMARY KEY AUTOINCREMENT"));
         assert!(!s.contains('{'));
         let p = render(m, Backend::Postgres);
         assert!(p.contains("BYTEA"));
         assert!(p.contains("GENERATED ALWAYS AS IDENTITY"));
         assert!(!p.contains('{'));
+    }
+
+    /// Version 2 moves each existing package to `smdp_profile_packages`, byte for byte.
+    #[tokio::test]
+    async fn v2_moves_packages() {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let db = Database {
+            pool,
+            backend: Backend::Sqlite,
+            lite: None,
+        };
+        db.pool.execute(CREATE_TABLE).await.unwrap();
+        db.pool
+            .execute(sqlx::raw_sql(&render(&MIGRATIONS[0], Backend::Sqlite)))
+            .await
+            .unwrap();
+        db.pool
+            .execute(
+                "INSERT INTO simkit_migrations (version, description, applied_at) VALUES (1, 'v1', 0)",
+            )
+            .await
+            .unwrap();
+        let package: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+        sqlx::query(
+            "INSERT INTO smdp_profiles (iccid, profile_type, state, package, metadata, created_at, \
+             updated_at) VALUES ('8949449999000000004', 't', 'Available', $1, '{}', 0, 0)",
+        )
+        .bind(package.clone())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        // v2 and every later migration.
+        assert_eq!(migrate(&db).await.unwrap() as usize, MIGRATIONS.len() - 1);
+        let row = sqlx::query("SELECT iccid, package FROM smdp_profile_packages")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            row.try_get::<String, _>("iccid").unwrap(),
+            "8949449999000000004"
+        );
+        assert_eq!(row.try_get::<Vec<u8>, _>("package").unwrap(), package);
+        // The column is gone from the Profile row.
+        assert!(sqlx::query("SELECT package FROM smdp_profiles")
+            .fetch_optional(&db.pool)
+            .await
+            .is_err());
     }
 
     #[test]

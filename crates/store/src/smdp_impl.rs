@@ -16,7 +16,20 @@ use smdp::{
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::Database;
+use crate::{lite, Database};
+
+/// On an SQLite file, answer from the fast path ([`crate::lite`]) unless it found the database
+/// locked by another connection: then fall through to the sqlx path below, which waits.
+macro_rules! fast {
+    ($self:ident, $lite:ident => $call:expr) => {
+        if let Some($lite) = &$self.lite {
+            match $call {
+                Err(e) if lite::is_busy(&e) => {}
+                r => return r,
+            }
+        }
+    };
+}
 
 // ---------------------------------------------------------------------------
 // Error and row mapping
@@ -31,7 +44,7 @@ fn db_err(e: sqlx::Error) -> Error {
     }
 }
 
-fn corrupt(what: &str) -> Error {
+pub(crate) fn corrupt(what: &str) -> Error {
     Error::Storage(format!("corrupt row: {what}"))
 }
 
@@ -42,103 +55,138 @@ where
     row.try_get::<T, _>(col).map_err(db_err)
 }
 
-fn u32_col(row: &AnyRow, col: &str) -> Result<u32> {
-    u32::try_from(get::<i64>(row, col)?).map_err(|_| corrupt(col))
+/// Column access shared by sqlx's `AnyRow` and rusqlite's `Row` (the SQLite fast path,
+/// [`crate::lite`]), so both back ends map rows with the same code.
+pub(crate) trait Cols {
+    fn text(&self, col: &str) -> Result<String>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>>;
+    fn int(&self, col: &str) -> Result<i64>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>>;
+    fn blob(&self, col: &str) -> Result<Vec<u8>>;
+    fn opt_blob(&self, col: &str) -> Result<Option<Vec<u8>>>;
+}
+
+impl Cols for AnyRow {
+    fn text(&self, col: &str) -> Result<String> {
+        get(self, col)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        get(self, col)
+    }
+    fn int(&self, col: &str) -> Result<i64> {
+        get(self, col)
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+        get(self, col)
+    }
+    fn blob(&self, col: &str) -> Result<Vec<u8>> {
+        get(self, col)
+    }
+    fn opt_blob(&self, col: &str) -> Result<Option<Vec<u8>>> {
+        get(self, col)
+    }
+}
+
+fn u32_col(row: &impl Cols, col: &str) -> Result<u32> {
+    u32::try_from(row.int(col)?).map_err(|_| corrupt(col))
 }
 
 fn opt_parse<T>(v: Option<String>, f: impl Fn(&str) -> Result<T>) -> Result<Option<T>> {
     v.map(|s| f(&s)).transpose()
 }
 
-const PROFILE_COLS: &str =
+pub(crate) const PROFILE_COLS: &str =
     "iccid, imsi, profile_type, owner, state, metadata, created_at, updated_at";
 
-fn profile_from_row(row: &AnyRow) -> Result<ProfileRecord> {
-    let state: String = get(row, "state")?;
-    let metadata: String = get(row, "metadata")?;
+pub(crate) fn profile_from_row(row: &impl Cols) -> Result<ProfileRecord> {
+    let state = row.text("state")?;
+    let metadata = row.text("metadata")?;
     Ok(ProfileRecord {
-        iccid: Iccid::parse(&get::<String>(row, "iccid")?).map_err(|_| corrupt("iccid"))?,
-        imsi: get(row, "imsi")?,
-        profile_type: get(row, "profile_type")?,
-        owner: get(row, "owner")?,
+        iccid: Iccid::parse(&row.text("iccid")?).map_err(|_| corrupt("iccid"))?,
+        imsi: row.opt_text("imsi")?,
+        profile_type: row.text("profile_type")?,
+        owner: row.opt_text("owner")?,
         state: ProfileState::parse(&state).ok_or_else(|| corrupt("state"))?,
         metadata: serde_json::from_str(&metadata).map_err(|_| corrupt("metadata"))?,
-        created_at: UnixMillis(get(row, "created_at")?),
-        updated_at: UnixMillis(get(row, "updated_at")?),
+        created_at: UnixMillis(row.int("created_at")?),
+        updated_at: UnixMillis(row.int("updated_at")?),
     })
 }
 
-const ORDER_COLS: &str = "iccid, requester, eid, matching_id, cc_hash, smds_address, cc_failures, \
+pub(crate) const ORDER_COLS: &str =
+    "iccid, requester, eid, matching_id, cc_hash, smds_address, cc_failures, \
                           download_attempts, bpp_delivered, created_at, expires_at";
 
-fn order_from_row(row: &AnyRow) -> Result<OrderRecord> {
+pub(crate) fn order_from_row(row: &impl Cols) -> Result<OrderRecord> {
     order_from_row_as(row, "")
 }
 
 /// An order from columns named `{prefix}{column}` (joined reads alias them `o_...`).
-fn order_from_row_as(row: &AnyRow, prefix: &str) -> Result<OrderRecord> {
+fn order_from_row_as(row: &impl Cols, prefix: &str) -> Result<OrderRecord> {
     let col = |c: &str| format!("{prefix}{c}");
-    let cc_hash = match get::<Option<Vec<u8>>>(row, &col("cc_hash"))? {
+    let cc_hash = match row.opt_blob(&col("cc_hash"))? {
         None => None,
         Some(v) => Some(<[u8; 32]>::try_from(v.as_slice()).map_err(|_| corrupt("cc_hash"))?),
     };
     Ok(OrderRecord {
-        iccid: Iccid::parse(&get::<String>(row, &col("iccid"))?).map_err(|_| corrupt("iccid"))?,
-        requester: get(row, &col("requester"))?,
-        eid: opt_parse(get(row, &col("eid"))?, Eid::parse).map_err(|_| corrupt("eid"))?,
-        matching_id: opt_parse(get(row, &col("matching_id"))?, MatchingId::parse)
+        iccid: Iccid::parse(&row.text(&col("iccid"))?).map_err(|_| corrupt("iccid"))?,
+        requester: row.text(&col("requester"))?,
+        eid: opt_parse(row.opt_text(&col("eid"))?, Eid::parse).map_err(|_| corrupt("eid"))?,
+        matching_id: opt_parse(row.opt_text(&col("matching_id"))?, MatchingId::parse)
             .map_err(|_| corrupt("matching_id"))?,
         cc_hash,
-        smds_address: get(row, &col("smds_address"))?,
+        smds_address: row.opt_text(&col("smds_address"))?,
         cc_failures: u32_col(row, &col("cc_failures"))?,
         download_attempts: u32_col(row, &col("download_attempts"))?,
-        bpp_delivered: get::<i64>(row, &col("bpp_delivered"))? != 0,
-        created_at: UnixMillis(get(row, &col("created_at"))?),
-        expires_at: get::<Option<i64>>(row, &col("expires_at"))?.map(UnixMillis),
+        bpp_delivered: row.int(&col("bpp_delivered"))? != 0,
+        created_at: UnixMillis(row.int(&col("created_at"))?),
+        expires_at: row.opt_int(&col("expires_at"))?.map(UnixMillis),
     })
 }
 
-const SESSION_COLS: &str =
+pub(crate) const SESSION_COLS: &str =
     "transaction_id, state, eid, iccid, matching_id, created_at, expires_at, sealed";
 
-fn session_from_row(row: &AnyRow) -> Result<SessionRecord> {
+pub(crate) fn session_from_row(row: &impl Cols) -> Result<SessionRecord> {
     session_from_row_as(row, "")
 }
 
 /// A session from columns named `{prefix}{column}` (joined reads alias them `s_...`).
-fn session_from_row_as(row: &AnyRow, prefix: &str) -> Result<SessionRecord> {
+fn session_from_row_as(row: &impl Cols, prefix: &str) -> Result<SessionRecord> {
     let col = |c: &str| format!("{prefix}{c}");
-    let state: String = get(row, &col("state"))?;
+    let state = row.text(&col("state"))?;
     Ok(SessionRecord {
-        transaction_id: TransactionId::new(&get::<Vec<u8>>(row, &col("transaction_id"))?)
+        transaction_id: TransactionId::new(&row.blob(&col("transaction_id"))?)
             .map_err(|_| corrupt("transaction_id"))?,
         state: SessionState::parse(&state).ok_or_else(|| corrupt("session state"))?,
-        eid: opt_parse(get(row, &col("eid"))?, Eid::parse).map_err(|_| corrupt("eid"))?,
-        iccid: opt_parse(get(row, &col("iccid"))?, Iccid::parse).map_err(|_| corrupt("iccid"))?,
-        matching_id: opt_parse(get(row, &col("matching_id"))?, MatchingId::parse)
+        eid: opt_parse(row.opt_text(&col("eid"))?, Eid::parse).map_err(|_| corrupt("eid"))?,
+        iccid: opt_parse(row.opt_text(&col("iccid"))?, Iccid::parse)
+            .map_err(|_| corrupt("iccid"))?,
+        matching_id: opt_parse(row.opt_text(&col("matching_id"))?, MatchingId::parse)
             .map_err(|_| corrupt("matching_id"))?,
-        created_at: UnixMillis(get(row, &col("created_at"))?),
-        expires_at: UnixMillis(get(row, &col("expires_at"))?),
-        sealed: SealedBlob(get(row, &col("sealed"))?),
+        created_at: UnixMillis(row.int(&col("created_at"))?),
+        expires_at: UnixMillis(row.int(&col("expires_at"))?),
+        sealed: SealedBlob(row.blob(&col("sealed"))?),
     })
 }
 
-const OUTBOX_COLS: &str = "id, target, payload, attempts, created_at, next_attempt_at, last_error";
+pub(crate) const OUTBOX_COLS: &str =
+    "id, target, payload, attempts, created_at, next_attempt_at, last_error";
 
-fn outbox_from_row(row: &AnyRow) -> Result<OutboxEntry> {
-    let payload: String = get(row, "payload")?;
+pub(crate) fn outbox_from_row(row: &impl Cols) -> Result<OutboxEntry> {
+    let payload = row.text("payload")?;
     Ok(OutboxEntry {
-        id: get(row, "id")?,
-        target: get(row, "target")?,
+        id: row.int("id")?,
+        target: row.text("target")?,
         body: serde_json::from_str(&payload).map_err(|_| corrupt("outbox payload"))?,
         attempts: u32_col(row, "attempts")?,
-        created_at: UnixMillis(get(row, "created_at")?),
-        next_attempt_at: UnixMillis(get(row, "next_attempt_at")?),
-        last_error: get(row, "last_error")?,
+        created_at: UnixMillis(row.int("created_at")?),
+        next_attempt_at: UnixMillis(row.int("next_attempt_at")?),
+        last_error: row.opt_text("last_error")?,
     })
 }
 
-fn unknown_tid() -> Error {
+pub(crate) fn unknown_tid() -> Error {
     Error::rejected(
         codes::TRANSACTION_ID_UNKNOWN,
         "the RSP session identified by the TransactionID is unknown",
@@ -151,7 +199,7 @@ fn unknown_tid() -> Error {
 
 /// Profile columns as themselves, order columns as `o_...`, of
 /// `smdp_profiles p LEFT JOIN smdp_orders o`: a Profile and its order in one statement.
-const CTX_JOIN_COLS: &str = "p.iccid AS iccid, p.imsi AS imsi, p.profile_type AS profile_type, \
+pub(crate) const CTX_JOIN_COLS: &str = "p.iccid AS iccid, p.imsi AS imsi, p.profile_type AS profile_type, \
      p.owner AS owner, p.state AS state, p.metadata AS metadata, p.created_at AS created_at, \
      p.updated_at AS updated_at, o.iccid AS o_iccid, o.requester AS o_requester, o.eid AS o_eid, \
      o.matching_id AS o_matching_id, o.cc_hash AS o_cc_hash, o.smds_address AS o_smds_address, \
@@ -159,14 +207,15 @@ const CTX_JOIN_COLS: &str = "p.iccid AS iccid, p.imsi AS imsi, p.profile_type AS
      o.bpp_delivered AS o_bpp_delivered, o.created_at AS o_created_at, o.expires_at AS o_expires_at";
 
 /// Session columns as `s_...` (see [`CTX_JOIN_COLS`]).
-const SESSION_JOIN_COLS: &str = "s.transaction_id AS s_transaction_id, s.state AS s_state, \
+pub(crate) const SESSION_JOIN_COLS: &str =
+    "s.transaction_id AS s_transaction_id, s.state AS s_state, \
      s.eid AS s_eid, s.iccid AS s_iccid, s.matching_id AS s_matching_id, \
      s.created_at AS s_created_at, s.expires_at AS s_expires_at, s.sealed AS s_sealed";
 
 /// The Profile and order of a row selected with [`CTX_JOIN_COLS`].
-fn ctx_from_joined_row(row: &AnyRow) -> Result<OrderCtx> {
+pub(crate) fn ctx_from_joined_row(row: &impl Cols) -> Result<OrderCtx> {
     let profile = profile_from_row(row)?;
-    let order = match get::<Option<String>>(row, "o_iccid")? {
+    let order = match row.opt_text("o_iccid")? {
         Some(_) => Some(order_from_row_as(row, "o_")?),
         None => None,
     };
@@ -223,8 +272,18 @@ async fn load_ctx_or_unknown(
         .ok_or_else(|| Error::rejected(codes::ICCID_UNKNOWN, "the ICCID is unknown to the SM-DP+"))
 }
 
+/// Binds the `Initiated` session to its order (compare-and-set): state, EID, ICCID,
+/// MatchingID, then TransactionID, expected state and now; [`SQL_BIND_SESSION_SEALED`] also
+/// replaces the sealed data (its last parameter).
+pub(crate) const SQL_BIND_SESSION: &str =
+    "UPDATE smdp_sessions SET state = $1, eid = $2, iccid = $3, matching_id = $4 \
+     WHERE transaction_id = $5 AND state = $6 AND expires_at > $7";
+pub(crate) const SQL_BIND_SESSION_SEALED: &str =
+    "UPDATE smdp_sessions SET state = $1, eid = $2, iccid = $3, matching_id = $4, sealed = $8 \
+     WHERE transaction_id = $5 AND state = $6 AND expires_at > $7";
+
 /// One bind value of a [`Writes`] statement.
-enum Arg {
+pub(crate) enum Arg {
     Text(String),
     OptText(Option<String>),
     Int(i64),
@@ -267,17 +326,17 @@ fn shift_placeholders(sql: &str, offset: usize, out: &mut String) {
 /// connection's worker thread instead of one per statement. PostgreSQL's extended protocol
 /// takes one statement per query, so there they run one by one.
 #[derive(Default)]
-struct Writes {
-    statements: Vec<(&'static str, Vec<Arg>)>,
+pub(crate) struct Writes {
+    pub(crate) statements: Vec<(&'static str, Vec<Arg>)>,
 }
 
 impl Writes {
-    fn push(&mut self, sql: &'static str, args: Vec<Arg>) {
+    pub(crate) fn push(&mut self, sql: &'static str, args: Vec<Arg>) {
         self.statements.push((sql, args));
     }
 
     /// What a rule changed in the Profile and its order.
-    fn ctx(&mut self, before: &OrderCtx, after: &OrderCtx) {
+    pub(crate) fn ctx(&mut self, before: &OrderCtx, after: &OrderCtx) {
         let iccid = || Arg::Text(after.profile.iccid.as_str().to_string());
         if before.profile != after.profile {
             self.push(
@@ -326,7 +385,7 @@ impl Writes {
         }
     }
 
-    fn outbox(&mut self, msgs: &[OutboxMessage], now: UnixMillis) -> Result<()> {
+    pub(crate) fn outbox(&mut self, msgs: &[OutboxMessage], now: UnixMillis) -> Result<()> {
         for m in msgs {
             let payload =
                 serde_json::to_string(&m.body).map_err(|e| Error::Storage(e.to_string()))?;
@@ -344,7 +403,7 @@ impl Writes {
     }
 
     /// The session moves to `BppDelivered` and lives until `keep_until` (the PIR window).
-    fn session_delivered(&mut self, tid: &TransactionId, keep_until: UnixMillis) {
+    pub(crate) fn session_delivered(&mut self, tid: &TransactionId, keep_until: UnixMillis) {
         self.push(
             "UPDATE smdp_sessions SET state = $1, expires_at = $2 WHERE transaction_id = $3",
             vec![
@@ -422,17 +481,7 @@ async fn load_session_ctx(
     states: &[SessionState],
     package: bool,
 ) -> Result<(SessionRecord, OrderCtx, Option<SealedBlob>)> {
-    let sql = format!(
-        "SELECT {SESSION_JOIN_COLS}, {CTX_JOIN_COLS}{} FROM smdp_sessions s \
-         LEFT JOIN smdp_profiles p ON p.iccid = s.iccid \
-         LEFT JOIN smdp_orders o ON o.iccid = p.iccid \
-         WHERE s.transaction_id = $1 AND s.expires_at > $2",
-        if package {
-            ", p.package AS package"
-        } else {
-            ""
-        }
-    );
+    let sql = session_ctx_sql(package);
     let row = sqlx::query(&sql)
         .bind(tid.as_bytes().to_vec())
         .bind(now.0)
@@ -440,19 +489,48 @@ async fn load_session_ctx(
         .await
         .map_err(db_err)?
         .ok_or_else(unknown_tid)?;
-    let session = session_from_row_as(&row, "s_")?;
+    session_ctx_from_row(&row, states, package)
+}
+
+/// The statement of [`load_session_ctx`] (`$1` TransactionID, `$2` now).
+pub(crate) fn session_ctx_sql(package: bool) -> String {
+    format!(
+        "SELECT {SESSION_JOIN_COLS}, {CTX_JOIN_COLS}{} FROM smdp_sessions s \
+         LEFT JOIN smdp_profiles p ON p.iccid = s.iccid \
+         LEFT JOIN smdp_orders o ON o.iccid = p.iccid{} \
+         WHERE s.transaction_id = $1 AND s.expires_at > $2",
+        if package {
+            ", pk.package AS package"
+        } else {
+            ""
+        },
+        if package {
+            " LEFT JOIN smdp_profile_packages pk ON pk.iccid = s.iccid"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The checks and mapping of [`load_session_ctx`] on its row.
+pub(crate) fn session_ctx_from_row(
+    row: &impl Cols,
+    states: &[SessionState],
+    package: bool,
+) -> Result<(SessionRecord, OrderCtx, Option<SealedBlob>)> {
+    let session = session_from_row_as(row, "s_")?;
     if !states.contains(&session.state) || session.iccid.is_none() {
         return Err(unknown_tid());
     }
-    if get::<Option<String>>(&row, "iccid")?.is_none() {
+    if row.opt_text("iccid")?.is_none() {
         return Err(Error::rejected(
             codes::ICCID_UNKNOWN,
             "the ICCID is unknown to the SM-DP+",
         ));
     }
-    let ctx = ctx_from_joined_row(&row)?;
+    let ctx = ctx_from_joined_row(row)?;
     let package = if package {
-        Some(SealedBlob(get(&row, "package")?))
+        Some(SealedBlob(row.blob("package")?))
     } else {
         None
     };
@@ -551,26 +629,32 @@ impl SmdpStore for Database {
         for p in profiles {
             let metadata =
                 serde_json::to_string(&p.metadata).map_err(|e| Error::Storage(e.to_string()))?;
+            let duplicate = |e| match db_err(e) {
+                Error::Duplicate(_) => {
+                    Error::Duplicate(format!("ICCID {} already exists", p.iccid))
+                }
+                other => other,
+            };
             sqlx::query(
-                "INSERT INTO smdp_profiles (iccid, imsi, profile_type, owner, state, package, \
-                 metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                "INSERT INTO smdp_profiles (iccid, imsi, profile_type, owner, state, \
+                 metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
             )
             .bind(p.iccid.as_str())
             .bind(p.imsi)
             .bind(p.profile_type)
             .bind(p.owner)
             .bind(ProfileState::Available.as_str())
-            .bind(p.package.0)
             .bind(metadata)
             .bind(now.0)
             .execute(&mut *tx)
             .await
-            .map_err(|e| match db_err(e) {
-                Error::Duplicate(_) => {
-                    Error::Duplicate(format!("ICCID {} already exists", p.iccid))
-                }
-                other => other,
-            })?;
+            .map_err(duplicate)?;
+            sqlx::query("INSERT INTO smdp_profile_packages (iccid, package) VALUES ($1, $2)")
+                .bind(p.iccid.as_str())
+                .bind(p.package.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(duplicate)?;
         }
         tx.commit().await.map_err(db_err)
     }
@@ -587,7 +671,7 @@ impl SmdpStore for Database {
     }
 
     async fn get_profile_package(&self, iccid: &Iccid) -> Result<Option<SealedBlob>> {
-        let row = sqlx::query("SELECT package FROM smdp_profiles WHERE iccid = $1")
+        let row = sqlx::query("SELECT package FROM smdp_profile_packages WHERE iccid = $1")
             .bind(iccid.as_str())
             .fetch_optional(&self.pool)
             .await
@@ -765,6 +849,7 @@ impl SmdpStore for Database {
     }
 
     async fn create_session(&self, s: NewSession) -> Result<()> {
+        fast!(self, lite => lite.create_session(&s));
         sqlx::query(
             "INSERT INTO smdp_sessions (transaction_id, state, created_at, expires_at, sealed) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -785,6 +870,7 @@ impl SmdpStore for Database {
         tid: &TransactionId,
         now: UnixMillis,
     ) -> Result<Option<SessionRecord>> {
+        fast!(self, lite => lite.get_session(tid, now));
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         load_session(&mut conn, tid, now, "").await
     }
@@ -797,6 +883,7 @@ impl SmdpStore for Database {
         sealed: Option<SealedBlob>,
         now: UnixMillis,
     ) -> Result<()> {
+        fast!(self, lite => lite.update_session(tid, expected, new_state, sealed.as_ref(), now));
         // Compare-and-set in one statement.
         let r = match sealed {
             Some(blob) => sqlx::query(
@@ -825,6 +912,7 @@ impl SmdpStore for Database {
     }
 
     async fn delete_session(&self, tid: &TransactionId) -> Result<bool> {
+        fast!(self, lite => lite.delete_session(tid));
         let r = sqlx::query("DELETE FROM smdp_sessions WHERE transaction_id = $1")
             .bind(tid.as_bytes().to_vec())
             .execute(&self.pool)
@@ -834,6 +922,7 @@ impl SmdpStore for Database {
     }
 
     async fn purge_expired_sessions(&self, now: UnixMillis) -> Result<u64> {
+        fast!(self, lite => lite.purge_expired_sessions(now));
         let r = sqlx::query("DELETE FROM smdp_sessions WHERE expires_at <= $1")
             .bind(now.0)
             .execute(&self.pool)
@@ -842,14 +931,37 @@ impl SmdpStore for Database {
         Ok(r.rows_affected())
     }
 
-    async fn authorize_download(
+    async fn authorize_download_with<T, F>(
         &self,
         tid: &TransactionId,
         matching_id: Option<MatchingId>,
         eid: Eid,
         now: UnixMillis,
         policy: OrderPolicy,
-    ) -> Result<DownloadAuthorization> {
+        session_data: F,
+    ) -> Result<(DownloadAuthorization, T)>
+    where
+        T: Send,
+        F: FnOnce(&DownloadAuthorization) -> Result<(Option<SealedBlob>, T)> + Send,
+    {
+        let mut session_data = Some(session_data);
+        if let Some(lite) = &self.lite {
+            let r = lite.authorize_download(
+                tid,
+                matching_id.as_ref(),
+                &eid,
+                now,
+                policy,
+                &mut session_data,
+            );
+            match r {
+                Err(e) if lite::is_busy(&e) && session_data.is_some() => {}
+                r => return r,
+            }
+        }
+        let session_data = session_data
+            .take()
+            .ok_or_else(|| Error::Storage("session data already used".into()))?;
         let mut tx = self.begin().await.map_err(db_err)?;
         let refused = || {
             Error::rejected(
@@ -874,7 +986,11 @@ impl SmdpStore for Database {
         // PostgreSQL has no lock yet (lock order is Profile, then session): find the ICCID,
         // then lock and load.
         let joined = self.backend() == crate::Backend::Sqlite;
-        let columns = if joined { CTX_JOIN_COLS } else { "o.iccid AS iccid" };
+        let columns = if joined {
+            CTX_JOIN_COLS
+        } else {
+            "o.iccid AS iccid"
+        };
         let sql = format!(
             "SELECT {columns} FROM smdp_orders o \
              JOIN smdp_profiles p ON p.iccid = o.iccid WHERE {condition}"
@@ -885,7 +1001,11 @@ impl SmdpStore for Database {
                 .bind(ProfileState::Released.as_str())
                 .bind(ProfileState::Downloaded.as_str());
         }
-        let row = q.fetch_optional(&mut *tx).await.map_err(db_err)?.ok_or_else(refused)?;
+        let row = q
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(refused)?;
         let before = if joined {
             ctx_from_joined_row(&row)?
         } else {
@@ -898,23 +1018,28 @@ impl SmdpStore for Database {
         let mut ctx = before.clone();
         let mut out = Vec::new();
         let result = order::authorize_download(&mut ctx, &eid, now, &policy, &mut out);
+        let mut extra = None;
         match &result {
             // Bind the session, compare-and-set: it must still be live and `Initiated`.
             Ok(auth) => {
-                let r = sqlx::query(
-                    "UPDATE smdp_sessions SET state = $1, eid = $2, iccid = $3, matching_id = $4 \
-                     WHERE transaction_id = $5 AND state = $6 AND expires_at > $7",
-                )
+                let (sealed, value) = session_data(auth)?;
+                extra = Some(value);
+                let q = sqlx::query(match sealed {
+                    Some(_) => SQL_BIND_SESSION_SEALED,
+                    None => SQL_BIND_SESSION,
+                })
                 .bind(SessionState::Authenticated.as_str())
                 .bind(auth.eid.as_str())
                 .bind(auth.iccid.as_str())
                 .bind(auth.matching_id.as_ref().map(|m| m.as_str().to_string()))
                 .bind(tid.as_bytes().to_vec())
                 .bind(SessionState::Initiated.as_str())
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                .bind(now.0);
+                let q = match sealed {
+                    Some(blob) => q.bind(blob.0),
+                    None => q,
+                };
+                let r = q.execute(&mut *tx).await.map_err(db_err)?;
                 if r.rows_affected() != 1 {
                     return Err(unknown_tid()); // rolled back: nothing of the rule is kept
                 }
@@ -934,7 +1059,9 @@ impl SmdpStore for Database {
         w.outbox(&out, now)?;
         w.run(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
-        result
+        let auth = result?;
+        let value = extra.ok_or_else(|| Error::Storage("session data missing".into()))?;
+        Ok((auth, value))
     }
 
     async fn record_download_failure(
@@ -962,6 +1089,7 @@ impl SmdpStore for Database {
         now: UnixMillis,
         policy: OrderPolicy,
     ) -> Result<ConfirmedDownload> {
+        fast!(self, lite => lite.verify_download_confirmation(tid, hash_cc.as_deref(), now, policy));
         // A correct (or not required) Confirmation Code changes nothing: answer from one
         // consistent read, without a write transaction. A later state change is caught by
         // record_bpp_delivered, as it was after this check's commit before.
@@ -1008,7 +1136,7 @@ impl SmdpStore for Database {
         w.outbox(&out, now)?;
         w.run(&mut tx).await?;
         let package = match result {
-            Ok(()) => sqlx::query("SELECT package FROM smdp_profiles WHERE iccid = $1")
+            Ok(()) => sqlx::query("SELECT package FROM smdp_profile_packages WHERE iccid = $1")
                 .bind(ctx.profile.iccid.as_str())
                 .fetch_optional(&mut *tx)
                 .await
@@ -1032,6 +1160,7 @@ impl SmdpStore for Database {
         now: UnixMillis,
         keep_until: UnixMillis,
     ) -> Result<()> {
+        fast!(self, lite => lite.record_bpp_delivered(tid, now, keep_until));
         let mut tx = self.begin().await.map_err(db_err)?;
         let (_, before) = self
             .locked_session_ctx(&mut tx, tid, now, &[SessionState::Authenticated])
@@ -1053,6 +1182,7 @@ impl SmdpStore for Database {
         now: UnixMillis,
         policy: OrderPolicy,
     ) -> Result<InstallOutcome> {
+        fast!(self, lite => lite.record_install_result(&result, now, policy));
         let mut tx = self.begin().await.map_err(db_err)?;
         let Some(before) = load_ctx(&mut tx, &result.iccid, self.for_update()).await? else {
             // Unknown ICCID: remember the receipt so re-sends are cheap.
@@ -1086,6 +1216,7 @@ impl SmdpStore for Database {
         seq_number: i64,
         now: UnixMillis,
     ) -> Result<bool> {
+        fast!(self, lite => lite.record_notification(eid, seq_number, now));
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         insert_receipt(&mut conn, eid, seq_number, now).await
     }
@@ -1117,6 +1248,7 @@ impl SmdpStore for Database {
         limit: u32,
         lease_ms: u64,
     ) -> Result<Vec<OutboxEntry>> {
+        fast!(self, lite => lite.claim_outbox(now, limit, lease_ms));
         let mut tx = self.begin().await.map_err(db_err)?;
         let sql = format!(
             "UPDATE smdp_outbox SET attempts = attempts + 1, next_attempt_at = $1 \
@@ -1142,6 +1274,7 @@ impl SmdpStore for Database {
     }
 
     async fn ack_outbox(&self, id: i64) -> Result<()> {
+        fast!(self, lite => lite.ack_outbox(id));
         sqlx::query("DELETE FROM smdp_outbox WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
@@ -1150,12 +1283,26 @@ impl SmdpStore for Database {
         Ok(())
     }
 
+    async fn ack_outbox_many(&self, ids: &[i64]) -> Result<()> {
+        fast!(self, lite => lite.ack_outbox_many(ids));
+        let mut tx = self.begin().await.map_err(db_err)?;
+        for &id in ids {
+            sqlx::query("DELETE FROM smdp_outbox WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
     async fn retry_outbox(
         &self,
         id: i64,
         error: String,
         next_attempt_at: UnixMillis,
     ) -> Result<()> {
+        fast!(self, lite => lite.retry_outbox(id, &error, next_attempt_at));
         sqlx::query("UPDATE smdp_outbox SET last_error = $1, next_attempt_at = $2 WHERE id = $3")
             .bind(error)
             .bind(next_attempt_at.0)

@@ -32,8 +32,15 @@ impl TestDatabase {
             url: format!("sqlite://{}?mode=rwc", dir.path().join("smdp.db").display()),
             ..Default::default()
         };
-        let db = Database::connect_with(opts.clone()).await.expect("open sqlite");
-        TestDatabase { opts, db, _dir: Some(dir), pg_schema: None }
+        let db = Database::connect_with(opts.clone())
+            .await
+            .expect("open sqlite");
+        TestDatabase {
+            opts,
+            db,
+            _dir: Some(dir),
+            pg_schema: None,
+        }
     }
 
     /// A fresh schema on the test PostgreSQL server, or `None` (skip) when none is configured.
@@ -41,15 +48,26 @@ impl TestDatabase {
     pub async fn postgres(test: &str) -> Option<TestDatabase> {
         let Ok(url) = std::env::var(POSTGRES_URL_VAR) else {
             if std::env::var_os("CI").is_some() {
-                panic!("{POSTGRES_URL_VAR} not set but CI is set: PostgreSQL tests must run ({test})");
+                panic!(
+                    "{POSTGRES_URL_VAR} not set but CI is set: PostgreSQL tests must run ({test})"
+                );
             }
             eprintln!("skipping PostgreSQL: {POSTGRES_URL_VAR} not set ({test})");
             return None;
         };
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let label: String = test
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(24)
             .collect();
         let schema = format!(
@@ -58,17 +76,32 @@ impl TestDatabase {
             nanos % 1_000_000_000,
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let opts = DatabaseOptions { url, pg_schema: Some(schema.clone()), ..Default::default() };
-        let db = Database::connect_with(opts.clone()).await.expect("connect postgres");
-        Some(TestDatabase { opts, db, _dir: None, pg_schema: Some(schema) })
+        let opts = DatabaseOptions {
+            url,
+            pg_schema: Some(schema.clone()),
+            ..Default::default()
+        };
+        let db = Database::connect_with(opts.clone())
+            .await
+            .expect("connect postgres");
+        Some(TestDatabase {
+            opts,
+            db,
+            _dir: None,
+            pg_schema: Some(schema),
+        })
     }
 
     /// A raw connection to the same database and schema, to inspect what is stored.
     pub async fn raw(&self) -> AnyConnection {
         sqlx::any::install_default_drivers();
-        let mut c = AnyConnection::connect(&self.opts.url).await.expect("raw connect");
+        let mut c = AnyConnection::connect(&self.opts.url)
+            .await
+            .expect("raw connect");
         if let Some(s) = &self.pg_schema {
-            c.execute(sqlx::raw_sql(&format!("SET search_path TO {s}"))).await.expect("search_path");
+            c.execute(sqlx::raw_sql(&format!("SET search_path TO {s}")))
+                .await
+                .expect("search_path");
         }
         c
     }
@@ -76,15 +109,21 @@ impl TestDatabase {
     /// Closes the pool and opens the same database again (a restart).
     pub async fn reopen(&mut self) {
         self.db.close().await;
-        self.db = Database::connect_with(self.opts.clone()).await.expect("reopen");
+        self.db = Database::connect_with(self.opts.clone())
+            .await
+            .expect("reopen");
     }
 
     /// Closes the pool and drops the PostgreSQL schema.
     pub async fn finish(self) {
         self.db.close().await;
         if let Some(s) = &self.pg_schema {
-            let mut c = AnyConnection::connect(&self.opts.url).await.expect("connect for cleanup");
-            c.execute(sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"))).await.expect("drop schema");
+            let mut c = AnyConnection::connect(&self.opts.url)
+                .await
+                .expect("connect for cleanup");
+            c.execute(sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {s} CASCADE")))
+                .await
+                .expect("drop schema");
         }
     }
 }

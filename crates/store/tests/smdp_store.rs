@@ -5,9 +5,6 @@
 //! variants print a notice and skip, unless `CI` is set (then they fail).
 //! Each PostgreSQL test works in its own schema, dropped at the end.
 
-
-
-
 use serde_json::json;
 use smdp::codes;
 use smdp::es2p::{notification_point as np, ExecutionStatus};
@@ -43,6 +40,7 @@ both_backends!(
     download_retry_and_expiry,
     session_expiry,
     sealed_session_round_trip,
+    session_data_with_authorization,
     outbox_claims,
     persistence_across_reopen,
     migration_idempotence,
@@ -423,14 +421,20 @@ async fn order_lifecycle(h: &mut Harness) {
     db.verify_download_confirmation(&tid, Some(hcc.to_vec()), t(7), policy)
         .await
         .unwrap();
-    db.record_bpp_delivered(&tid, t(8), t(PIR_WINDOW)).await.unwrap();
+    db.record_bpp_delivered(&tid, t(8), t(PIR_WINDOW))
+        .await
+        .unwrap();
     assert_eq!(state(db, 1).await, ProfileState::Downloaded);
     assert_eq!(
         db.get_session(&tid, t(8)).await.unwrap().unwrap().state,
         SessionState::BppDelivered
     );
     // The session now waits for the PIR well past its original lifetime.
-    assert!(db.get_session(&tid, t(PIR_WINDOW - 1)).await.unwrap().is_some());
+    assert!(db
+        .get_session(&tid, t(PIR_WINDOW - 1))
+        .await
+        .unwrap()
+        .is_some());
     assert!(db.get_session(&tid, t(PIR_WINDOW)).await.unwrap().is_none());
     assert_eq!(
         code(db.record_bpp_delivered(&tid, t(8), t(PIR_WINDOW)).await),
@@ -518,7 +522,9 @@ async fn cancel_order_paths(h: &mut Harness) {
     db.authorize_download(&tid, Some(mid("MID-2")), eid(EID1), t(3), policy)
         .await
         .unwrap();
-    db.record_bpp_delivered(&tid, t(4), t(PIR_WINDOW)).await.unwrap();
+    db.record_bpp_delivered(&tid, t(4), t(PIR_WINDOW))
+        .await
+        .unwrap();
     assert_eq!(
         code(
             db.cancel_order(cancel(2, FinalProfileStatus::Available), t(5))
@@ -769,7 +775,9 @@ async fn download_retry_and_expiry(h: &mut Harness) {
     db.authorize_download(&s1, Some(mid("R1")), eid(EID1), t(2), policy)
         .await
         .unwrap();
-    db.record_bpp_delivered(&s1, t(3), t(PIR_WINDOW)).await.unwrap();
+    db.record_bpp_delivered(&s1, t(3), t(PIR_WINDOW))
+        .await
+        .unwrap();
     let fail = FunctionError::new(
         codes::PROVIDER_EXECUTION_ERROR,
         "installFailedDueToUnknownError",
@@ -918,6 +926,69 @@ async fn session_expiry(h: &mut Harness) {
     assert!(!db.delete_session(&other).await.unwrap());
 }
 
+/// `authorize_download_with` writes the new sealed data with the session binding; a refusal
+/// never calls it, and its error rolls the authorization back.
+async fn session_data_with_authorization(h: &mut Harness) {
+    let db = &h.db;
+    let policy = OrderPolicy::default();
+    load(db, 1, 2, "Consumer").await;
+    released(db, 1, "SD-1", None).await;
+    let tid = new_session(db, 0x51, t(3), 60_000).await;
+    let sealed = keystore()
+        .seal(&session_aad(&tid), b"smdpSignature2", &mut TestRng(5))
+        .unwrap();
+
+    // The session data fails: nothing is kept (the session stays Initiated, no attempt counted).
+    let failed = db
+        .authorize_download_with(&tid, Some(mid("SD-1")), eid(EID1), t(3), policy, |_| {
+            Err::<(Option<SealedBlob>, ()), _>(Error::Storage("signing failed".into()))
+        })
+        .await;
+    assert!(matches!(failed, Err(Error::Storage(_))));
+    let s = db.get_session(&tid, t(3)).await.unwrap().unwrap();
+    assert_eq!(s.state, SessionState::Initiated);
+    assert_eq!(
+        db.get_order(&iccid(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .download_attempts,
+        0
+    );
+
+    // Refused (unknown MatchingID): the closure is not called.
+    let refused = db
+        .authorize_download_with(&tid, Some(mid("NOPE")), eid(EID1), t(3), policy, |_| {
+            panic!("called for a refused download");
+            #[allow(unreachable_code)]
+            Ok((None, ()))
+        })
+        .await;
+    assert_eq!(code(refused.map(|_| ())), codes::MATCHING_ID_REFUSED);
+
+    // Authorized: the closure sees the authorization; its value comes back; the data is stored.
+    let (auth, cc) = db
+        .authorize_download_with(&tid, Some(mid("SD-1")), eid(EID1), t(3), policy, |a| {
+            Ok((Some(sealed.clone()), a.cc_required))
+        })
+        .await
+        .unwrap();
+    assert_eq!(auth.iccid, iccid(1));
+    assert!(!cc);
+    let s = db.get_session(&tid, t(4)).await.unwrap().unwrap();
+    assert_eq!(s.state, SessionState::Authenticated);
+    assert_eq!(s.iccid, Some(iccid(1)));
+    assert_eq!(s.sealed, sealed);
+    assert_eq!(
+        db.get_order(&iccid(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .download_attempts,
+        1
+    );
+}
+
 async fn sealed_session_round_trip(h: &mut Harness) {
     let ks = keystore();
     let tid = TransactionId::new(&[0xA5; 16]).unwrap();
@@ -1031,7 +1102,10 @@ async fn persistence_across_reopen(h: &mut Harness) {
             .unwrap();
     assert_eq!(o.cc_hash, Some(hash_confirmation_code("1")));
     assert!(h.db.get_session(&tid, t(1)).await.unwrap().is_some());
-    assert_eq!(h.db.schema_version().await.unwrap(), 1);
+    assert_eq!(
+        h.db.schema_version().await.unwrap(),
+        store::MIGRATIONS.last().unwrap().version
+    );
 }
 
 async fn migration_idempotence(h: &mut Harness) {
@@ -1070,4 +1144,41 @@ async fn sqlite_memory() {
     load(&db, 1, 1, "Consumer").await;
     assert_eq!(state(&db, 1).await, ProfileState::Available);
     assert_eq!(db.backend(), store::Backend::Sqlite);
+}
+
+/// The SQLite fast path never waits for a lock another connection holds (it would block an
+/// async worker thread): it hands the call to the sqlx path, which waits for the lock without
+/// blocking. With more waiting calls than worker threads, a blocking wait would leave no
+/// worker to release the lock before the busy timeout, and the calls would fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_fast_path_yields_to_a_held_lock() {
+    let h = store::testing::TestDatabase::sqlite().await;
+    let mut raw = h.raw().await;
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let calls: Vec<_> = (0..4u8)
+        .map(|i| {
+            let db = h.db.clone();
+            tokio::spawn(async move {
+                let tid = new_session(&db, 0x70 + i, t(0), 60_000).await;
+                db.get_session(&tid, t(1)).await.unwrap().is_some()
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        calls.iter().all(|c| !c.is_finished()),
+        "a write went ahead under another connection's lock"
+    );
+    sqlx::raw_sql("COMMIT").execute(&mut raw).await.unwrap();
+    for c in calls {
+        assert!(c.await.unwrap());
+    }
+    // Blocked workers would have held up the COMMIT until the busy timeout (5 s) ran out.
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    raw.close().await.unwrap();
+    h.finish().await;
 }

@@ -58,7 +58,14 @@ pub fn mint_pki(curve: Curve, host: &str) -> Result<TestPki> {
 pub fn mint_euicc(pki: &TestPki, eid: &str) -> Result<CertifiedKey> {
     let serial = eid.as_bytes()[eid.len() - 8..].to_vec();
     let not_before = (now().0 / 1000) as u64 - 3600;
-    Ok(pki::mint::mint_euicc(&pki.eum, eid, &serial, not_before, pki::mint::NO_EXPIRY, &mut os_rng())?)
+    Ok(pki::mint::mint_euicc(
+        &pki.eum,
+        eid,
+        &serial,
+        not_before,
+        pki::mint::NO_EXPIRY,
+        &mut os_rng(),
+    )?)
 }
 
 /// A virtual eUICC with the given certificate and key, trusting the PKI's CI, empty.
@@ -70,7 +77,11 @@ pub fn new_card(pki: &TestPki, euicc: &CertifiedKey) -> Result<Card> {
         &[pki.ci.cert.der()],
     )
     .map_err(|e| TestbedError::Setup(format!("card identity: {e}")))?;
-    Ok(Card::new(identity, CardState::default(), Box::new(os_rng())))
+    Ok(Card::new(
+        identity,
+        CardState::default(),
+        Box::new(os_rng()),
+    ))
 }
 
 /// An SM-DP+ (ES9+ service over `db`) holding the PKI's DPauth/DPpb credentials.
@@ -84,16 +95,24 @@ impl Testbed {
     /// `address` is the SM-DP+ address of activation codes (host\[:port\]).
     pub fn new(db: Database, pki: TestPki, address: &str, policy: OrderPolicy) -> Result<Self> {
         let master = SoftwareKeyStore::generate_master_key(&mut os_rng());
-        let keystore = SoftwareKeyStore::new(master.as_ref()).map_err(|e| TestbedError::Setup(e.to_string()))?;
+        let keystore = SoftwareKeyStore::new(master.as_ref())
+            .map_err(|e| TestbedError::Setup(e.to_string()))?;
         let config = Es9Config {
             address: address.to_string(),
-            credentials: vec![DpCredentials { dp_auth: pki.dp_auth.clone(), dp_pb: pki.dp_pb.clone() }],
+            credentials: vec![DpCredentials {
+                dp_auth: pki.dp_auth.clone(),
+                dp_pb: pki.dp_pb.clone(),
+            }],
             trusted_cis: vec![pki.ci.cert.clone()],
             policy,
             host_id: HOST_ID.to_vec(),
         };
         let service = Es9Service::new(config, db, keystore).map_err(TestbedError::Setup)?;
-        Ok(Testbed { pki, service: Arc::new(service), address: address.to_string() })
+        Ok(Testbed {
+            pki,
+            service: Arc::new(service),
+            address: address.to_string(),
+        })
     }
 
     pub fn store(&self) -> &Database {
@@ -102,7 +121,12 @@ impl Testbed {
 
     /// Personalizes `package` for each (ICCID, IMSI) with fresh K/OPc and adds the profiles to
     /// the inventory as Available.
-    pub async fn import_profiles(&self, package: &[u8], profiles: &[(String, String)], profile_type: &str) -> Result<()> {
+    pub async fn import_profiles(
+        &self,
+        package: &[u8],
+        profiles: &[(String, String)],
+        profile_type: &str,
+    ) -> Result<()> {
         let metadata = serde_json::json!({
             "serviceProviderName": "simkit",
             "profileName": format!("simkit test {profile_type}"),
@@ -122,13 +146,26 @@ impl Testbed {
     }
 
     /// ES2+ DownloadOrder + ConfirmOrder (released) for `iccid`; returns the matchingId.
-    pub async fn order(&self, iccid: &str, eid: Option<&str>, confirmation_code: Option<&str>) -> Result<MatchingId> {
+    pub async fn order(
+        &self,
+        iccid: &str,
+        eid: Option<&str>,
+        confirmation_code: Option<&str>,
+    ) -> Result<MatchingId> {
         let iccid = Iccid::parse(iccid).map_err(|e| TestbedError::Setup(e.to_string()))?;
-        let eid = eid.map(smdp::Eid::parse).transpose().map_err(|e| TestbedError::Setup(e.to_string()))?;
+        let eid = eid
+            .map(smdp::Eid::parse)
+            .transpose()
+            .map_err(|e| TestbedError::Setup(e.to_string()))?;
         let policy = self.service.config().policy;
         self.store()
             .download_order(
-                DownloadOrderInput { requester: OPERATOR.into(), eid: eid.clone(), iccid: Some(iccid.clone()), profile_type: None },
+                DownloadOrderInput {
+                    requester: OPERATOR.into(),
+                    eid: eid.clone(),
+                    iccid: Some(iccid.clone()),
+                    profile_type: None,
+                },
                 now(),
                 policy,
             )
@@ -140,7 +177,9 @@ impl Testbed {
                     requester: OPERATOR.into(),
                     iccid,
                     eid,
-                    matching_id: RequestedMatchingId::Generated(MatchingId::generate(&mut os_rng())),
+                    matching_id: RequestedMatchingId::Generated(
+                        MatchingId::generate(&mut os_rng()),
+                    ),
                     cc_hash: confirmation_code.map(smdp::order::hash_confirmation_code),
                     smds_address: None,
                     release: true,
@@ -148,7 +187,9 @@ impl Testbed {
                 now(),
             )
             .await?;
-        outcome.matching_id.ok_or_else(|| TestbedError::Setup("no matchingId".into()))
+        outcome
+            .matching_id
+            .ok_or_else(|| TestbedError::Setup("no matchingId".into()))
     }
 
     /// The activation code for `matching_id` (SGP.22 §4.1), with the CC-required flag if asked.
@@ -159,7 +200,9 @@ impl Testbed {
 
     /// An ES9+ link to this SM-DP+ that calls it in-process (no HTTP).
     pub fn in_process(&self) -> InProcessEs9 {
-        InProcessEs9 { service: self.service.clone() }
+        InProcessEs9 {
+            service: self.service.clone(),
+        }
     }
 }
 
@@ -170,11 +213,19 @@ pub struct InProcessEs9 {
 }
 
 impl Es9Transport for InProcessEs9 {
-    async fn post(&self, smdp_address: &str, path: &str, body: Vec<u8>) -> std::result::Result<(u16, Vec<u8>), LpaError> {
+    async fn post(
+        &self,
+        smdp_address: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> std::result::Result<(u16, Vec<u8>), LpaError> {
         if !smdp_address.eq_ignore_ascii_case(&self.service.config().address) {
             return Err(LpaError::Transport(format!("no SM-DP+ at {smdp_address}")));
         }
-        let reply = self.service.dispatch(path, &body, now(), &mut os_rng()).await;
+        let reply = self
+            .service
+            .dispatch(path, &body, now(), &mut os_rng())
+            .await;
         Ok((reply.status, reply.body))
     }
 }

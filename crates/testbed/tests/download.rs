@@ -16,7 +16,10 @@ use testbed::{InProcessEs9, Testbed};
 
 const ADDRESS: &str = "smdp.simkit.test";
 /// The TS.48 V2 test profile (GSMA), personalized per test.
-const TS48: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/ts48-profiles/TS48V2-SAIP2-1-BERTLV-UNIQUE.der");
+const TS48: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/reference/ts48-profiles/TS48V2-SAIP2-1-BERTLV-UNIQUE.der"
+);
 const ICCID: &str = "8949449999999990023";
 const IMSI: &str = "001019990000023";
 const TAC: [u8; 4] = [0x35, 0x29, 0x06, 0x11];
@@ -25,7 +28,9 @@ async fn testbed(db: &TestDatabase, curve: Curve, policy: OrderPolicy) -> Testbe
     let pki = testbed::mint_pki(curve, ADDRESS).expect("mint PKI");
     let bed = Testbed::new(db.db.clone(), pki, ADDRESS, policy).expect("testbed");
     let package = std::fs::read(TS48).expect("TS.48 package");
-    bed.import_profiles(&package, &[(ICCID.into(), IMSI.into())], "ts48").await.expect("import");
+    bed.import_profiles(&package, &[(ICCID.into(), IMSI.into())], "ts48")
+        .await
+        .expect("import");
     bed
 }
 
@@ -34,12 +39,21 @@ fn card(bed: &Testbed) -> card::Card {
 }
 
 async fn profile_state(bed: &Testbed) -> ProfileState {
-    bed.store().get_profile(&Iccid::parse(ICCID).unwrap()).await.unwrap().unwrap().state
+    bed.store()
+        .get_profile(&Iccid::parse(ICCID).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .state
 }
 
 fn es9_code(e: &LpaError) -> (String, String) {
     match e {
-        LpaError::Es9 { subject_code, reason_code, .. } => (subject_code.clone(), reason_code.clone()),
+        LpaError::Es9 {
+            subject_code,
+            reason_code,
+            ..
+        } => (subject_code.clone(), reason_code.clone()),
         other => panic!("expected an ES9+ status code, got {other:?}"),
     }
 }
@@ -56,10 +70,16 @@ async fn full_download(db: &TestDatabase, curve: Curve) {
     let ac = bed.activation_code(&matching_id, false);
     let result = {
         let mut lpa = Lpa::new(&mut card);
-        lpa.download(&es9, &ac, None, &device, |_| true).await.expect("download")
+        lpa.download(&es9, &ac, None, &device, |_| true)
+            .await
+            .expect("download")
     };
     assert_eq!(result.iccid.to_string(), ICCID);
-    assert!(matches!(result.pir_notification, NotificationStatus::Removed), "{:?}", result.pir_notification);
+    assert!(
+        matches!(result.pir_notification, NotificationStatus::Removed),
+        "{:?}",
+        result.pir_notification
+    );
     // handleNotification(PIR) moved the inventory entry to Installed.
     assert_eq!(profile_state(&bed).await, ProfileState::Installed);
 
@@ -73,10 +93,16 @@ async fn full_download(db: &TestDatabase, curve: Curve) {
     let mut lpa = Lpa::new(&mut card);
     let profiles = lpa.profiles().unwrap();
     assert_eq!(profiles.len(), 1);
-    lpa.enable(ProfileIdentifier::Iccid(result.iccid), false).expect("enable");
+    lpa.enable(ProfileIdentifier::Iccid(result.iccid), false)
+        .expect("enable");
     let outcomes = lpa.process_notifications(&es9).await.unwrap();
     assert!(!outcomes.is_empty());
-    assert!(outcomes.iter().all(|o| matches!(o.status, NotificationStatus::Removed)), "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o.status, NotificationStatus::Removed)),
+        "{outcomes:?}"
+    );
     assert!(lpa.list_notifications().unwrap().is_empty());
     drop(lpa);
 }
@@ -110,7 +136,13 @@ async fn unknown_matching_id(db: &TestDatabase) {
     let mut card = card(&bed);
     let ac = format!("LPA:1${ADDRESS}$NO-SUCH-ORDER");
     let err = Lpa::new(&mut card)
-        .download(&bed.in_process(), &ac, None, &lpa::default_device_info(TAC, None), |_| true)
+        .download(
+            &bed.in_process(),
+            &ac,
+            None,
+            &lpa::default_device_info(TAC, None),
+            |_| true,
+        )
         .await
         .unwrap_err();
     assert_eq!(es9_code(&err), ("8.2.6".into(), "3.8".into()));
@@ -123,43 +155,89 @@ async fn eid_not_allowed(db: &TestDatabase) {
     let bed = testbed(db, Curve::NistP256, OrderPolicy::default()).await;
     let other_eid = "89049032123451234512345678901299";
     let matching_id = bed.order(ICCID, Some(other_eid), None).await.unwrap();
-    let before = bed.store().get_order(&Iccid::parse(ICCID).unwrap()).await.unwrap();
+    let before = bed
+        .store()
+        .get_order(&Iccid::parse(ICCID).unwrap())
+        .await
+        .unwrap();
     let mut card = card(&bed);
     let err = Lpa::new(&mut card)
-        .download(&bed.in_process(), &bed.activation_code(&matching_id, false), None, &lpa::default_device_info(TAC, None), |_| true)
+        .download(
+            &bed.in_process(),
+            &bed.activation_code(&matching_id, false),
+            None,
+            &lpa::default_device_info(TAC, None),
+            |_| true,
+        )
         .await
         .unwrap_err();
     assert_eq!(es9_code(&err), ("8.1.1".into(), "3.8".into()));
-    assert_eq!(bed.store().get_order(&Iccid::parse(ICCID).unwrap()).await.unwrap(), before);
+    assert_eq!(
+        bed.store()
+            .get_order(&Iccid::parse(ICCID).unwrap())
+            .await
+            .unwrap(),
+        before
+    );
     assert_eq!(profile_state(&bed).await, ProfileState::Released);
 }
 
 /// 8.2.7/3.8 for a wrong confirmation code, 8.2.7/6.4 once the retries are used up (the
 /// profile then ends in Error); the right code before that installs.
 async fn confirmation_code(db: &TestDatabase) {
-    let policy = OrderPolicy { max_cc_attempts: 2, ..OrderPolicy::default() };
+    let policy = OrderPolicy {
+        max_cc_attempts: 2,
+        ..OrderPolicy::default()
+    };
     let bed = testbed(db, Curve::NistP256, policy).await;
     let matching_id = bed.order(ICCID, None, Some("1234")).await.unwrap();
     let ac = bed.activation_code(&matching_id, true);
     let device = lpa::default_device_info(TAC, None);
     let mut card = card(&bed);
 
-    let err = Lpa::new(&mut card).download(&bed.in_process(), &ac, Some("9999"), &device, |_| true).await.unwrap_err();
+    let err = Lpa::new(&mut card)
+        .download(&bed.in_process(), &ac, Some("9999"), &device, |_| true)
+        .await
+        .unwrap_err();
     assert_eq!(es9_code(&err), ("8.2.7".into(), "3.8".into()));
     assert_eq!(profile_state(&bed).await, ProfileState::Released);
     assert!(card.state().profiles.is_empty());
 
-    let err = Lpa::new(&mut card).download(&bed.in_process(), &ac, Some("0000"), &device, |_| true).await.unwrap_err();
+    let err = Lpa::new(&mut card)
+        .download(&bed.in_process(), &ac, Some("0000"), &device, |_| true)
+        .await
+        .unwrap_err();
     assert_eq!(es9_code(&err), ("8.2.7".into(), "6.4".into()));
     assert_eq!(profile_state(&bed).await, ProfileState::Error);
 
     // A fresh order with the right code goes through.
-    let bed2 = Testbed::new(db.db.clone(), bed.pki.clone(), ADDRESS, OrderPolicy::default()).unwrap();
+    let bed2 = Testbed::new(
+        db.db.clone(),
+        bed.pki.clone(),
+        ADDRESS,
+        OrderPolicy::default(),
+    )
+    .unwrap();
     let package = std::fs::read(TS48).unwrap();
-    bed2.import_profiles(&package, &[("8949449999999990031".into(), "001019990000031".into())], "ts48").await.unwrap();
-    let mid = bed2.order("8949449999999990031", None, Some("1234")).await.unwrap();
+    bed2.import_profiles(
+        &package,
+        &[("8949449999999990031".into(), "001019990000031".into())],
+        "ts48",
+    )
+    .await
+    .unwrap();
+    let mid = bed2
+        .order("8949449999999990031", None, Some("1234"))
+        .await
+        .unwrap();
     let done = Lpa::new(&mut card)
-        .download(&bed2.in_process(), &bed2.activation_code(&mid, true), Some("1234"), &device, |_| true)
+        .download(
+            &bed2.in_process(),
+            &bed2.activation_code(&mid, true),
+            Some("1234"),
+            &device,
+            |_| true,
+        )
         .await
         .expect("download with the right code");
     assert_eq!(done.iccid.to_string(), "8949449999999990031");
@@ -174,11 +252,19 @@ struct Tamper<F: Fn(&str, &mut serde_json::Value, bool) + Send + Sync + Clone> {
 }
 
 impl<F: Fn(&str, &mut serde_json::Value, bool) + Send + Sync + Clone> Es9Transport for Tamper<F> {
-    async fn post(&self, addr: &str, path: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>), LpaError> {
+    async fn post(
+        &self,
+        addr: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), LpaError> {
         let mut request: serde_json::Value = serde_json::from_slice(&body).unwrap();
         (self.edit)(path, &mut request, true);
         let body = serde_json::to_vec(&request).unwrap();
-        self.sent.lock().unwrap().push((path.to_string(), body.clone()));
+        self.sent
+            .lock()
+            .unwrap()
+            .push((path.to_string(), body.clone()));
         let (status, reply) = self.inner.post(addr, path, body).await?;
         if status != 200 {
             return Ok((status, reply));
@@ -189,8 +275,15 @@ impl<F: Fn(&str, &mut serde_json::Value, bool) + Send + Sync + Clone> Es9Transpo
     }
 }
 
-fn tamper<F: Fn(&str, &mut serde_json::Value, bool) + Send + Sync + Clone>(bed: &Testbed, edit: F) -> Tamper<F> {
-    Tamper { inner: bed.in_process(), edit, sent: Arc::default() }
+fn tamper<F: Fn(&str, &mut serde_json::Value, bool) + Send + Sync + Clone>(
+    bed: &Testbed,
+    edit: F,
+) -> Tamper<F> {
+    Tamper {
+        inner: bed.in_process(),
+        edit,
+        sent: Arc::default(),
+    }
 }
 
 /// Flips one byte of a base64 field at `offset` from its end.
@@ -210,23 +303,46 @@ async fn replayed_transaction(db: &TestDatabase) {
     let link = tamper(&bed, |_: &str, _: &mut serde_json::Value, _| {});
     let mut card = card(&bed);
     Lpa::new(&mut card)
-        .download(&link, &bed.activation_code(&matching_id, false), None, &lpa::default_device_info(TAC, None), |_| true)
+        .download(
+            &link,
+            &bed.activation_code(&matching_id, false),
+            None,
+            &lpa::default_device_info(TAC, None),
+            |_| true,
+        )
         .await
         .unwrap();
     let sent = link.sent.lock().unwrap().clone();
-    for function in [rsp::es9p::path::AUTHENTICATE_CLIENT, rsp::es9p::path::GET_BOUND_PROFILE_PACKAGE] {
+    for function in [
+        rsp::es9p::path::AUTHENTICATE_CLIENT,
+        rsp::es9p::path::GET_BOUND_PROFILE_PACKAGE,
+    ] {
         let (_, body) = sent.iter().find(|(p, _)| p == function).unwrap();
-        let (status, reply) = bed.in_process().post(ADDRESS, function, body.clone()).await.unwrap();
+        let (status, reply) = bed
+            .in_process()
+            .post(ADDRESS, function, body.clone())
+            .await
+            .unwrap();
         assert_eq!(status, 200);
         let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
         let code = &reply["header"]["functionExecutionStatus"];
         assert_eq!(code["status"], "Failed");
-        assert_eq!(code["statusCodeData"]["subjectCode"], "8.10.1", "{function}");
+        assert_eq!(
+            code["statusCodeData"]["subjectCode"], "8.10.1",
+            "{function}"
+        );
         assert_eq!(code["statusCodeData"]["reasonCode"], "3.9", "{function}");
     }
     // A re-sent PIR of the finished session is acknowledged (204) and changes nothing.
-    let (_, pir) = sent.iter().find(|(p, _)| p == rsp::es9p::path::HANDLE_NOTIFICATION).unwrap();
-    let (status, _) = bed.in_process().post(ADDRESS, rsp::es9p::path::HANDLE_NOTIFICATION, pir.clone()).await.unwrap();
+    let (_, pir) = sent
+        .iter()
+        .find(|(p, _)| p == rsp::es9p::path::HANDLE_NOTIFICATION)
+        .unwrap();
+    let (status, _) = bed
+        .in_process()
+        .post(ADDRESS, rsp::es9p::path::HANDLE_NOTIFICATION, pir.clone())
+        .await
+        .unwrap();
     assert_eq!(status, 204);
     assert_eq!(profile_state(&bed).await, ProfileState::Installed);
 }
@@ -248,25 +364,47 @@ async fn unknown_ci_chain(db: &TestDatabase) {
         &[bed.pki.ci.cert.der(), rogue.ci.cert.der()],
     )
     .unwrap();
-    let mut rogue_card = card::Card::new(identity, card::CardState::default(), Box::new(testbed::os_rng()));
-    let err = Lpa::new(&mut rogue_card).download(&bed.in_process(), &ac, None, &device, |_| true).await.unwrap_err();
+    let mut rogue_card = card::Card::new(
+        identity,
+        card::CardState::default(),
+        Box::new(testbed::os_rng()),
+    );
+    let err = Lpa::new(&mut rogue_card)
+        .download(&bed.in_process(), &ac, None, &device, |_| true)
+        .await
+        .unwrap_err();
     assert_eq!(es9_code(&err), ("8.8.2".into(), "3.1".into()));
 
     // A genuine card whose certificates are replaced in transit by a chain under another CI.
-    let (euicc_cert, eum_cert) = (rogue.euicc.cert.der().to_vec(), rogue.eum.cert.der().to_vec());
-    let link = tamper(&bed, move |path: &str, v: &mut serde_json::Value, request| {
-        if request && path == rsp::es9p::path::AUTHENTICATE_CLIENT {
-            let b64 = base64::engine::general_purpose::STANDARD;
-            let der = b64.decode(v["authenticateServerResponse"].as_str().unwrap()).unwrap();
-            let mut resp = <rsp::es10b::AuthenticateServerResponse as rsp::Asn1>::decode(&der).unwrap();
-            let rsp::es10b::AuthenticateServerResponse::Ok(ok) = &mut resp else { panic!("eUICC error") };
-            ok.euicc_certificate = euicc_cert.clone();
-            ok.eum_certificate = eum_cert.clone();
-            v["authenticateServerResponse"] = serde_json::Value::String(b64.encode(rsp::Asn1::encode(&resp)));
-        }
-    });
+    let (euicc_cert, eum_cert) = (
+        rogue.euicc.cert.der().to_vec(),
+        rogue.eum.cert.der().to_vec(),
+    );
+    let link = tamper(
+        &bed,
+        move |path: &str, v: &mut serde_json::Value, request| {
+            if request && path == rsp::es9p::path::AUTHENTICATE_CLIENT {
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let der = b64
+                    .decode(v["authenticateServerResponse"].as_str().unwrap())
+                    .unwrap();
+                let mut resp =
+                    <rsp::es10b::AuthenticateServerResponse as rsp::Asn1>::decode(&der).unwrap();
+                let rsp::es10b::AuthenticateServerResponse::Ok(ok) = &mut resp else {
+                    panic!("eUICC error")
+                };
+                ok.euicc_certificate = euicc_cert.clone();
+                ok.eum_certificate = eum_cert.clone();
+                v["authenticateServerResponse"] =
+                    serde_json::Value::String(b64.encode(rsp::Asn1::encode(&resp)));
+            }
+        },
+    );
     let mut card = card(&bed);
-    let err = Lpa::new(&mut card).download(&link, &ac, None, &device, |_| true).await.unwrap_err();
+    let err = Lpa::new(&mut card)
+        .download(&link, &ac, None, &device, |_| true)
+        .await
+        .unwrap_err();
     assert_eq!(es9_code(&err), ("8.11.1".into(), "3.9".into()));
     assert_eq!(profile_state(&bed).await, ProfileState::Released);
 }
@@ -279,9 +417,14 @@ async fn tampered_euicc_certificate(db: &TestDatabase) {
         if request && path == rsp::es9p::path::AUTHENTICATE_CLIENT {
             // Flip a byte in the eUICC certificate's signature and re-encode the response.
             let b64 = base64::engine::general_purpose::STANDARD;
-            let der = b64.decode(v["authenticateServerResponse"].as_str().unwrap()).unwrap();
-            let mut resp = <rsp::es10b::AuthenticateServerResponse as rsp::Asn1>::decode(&der).unwrap();
-            let rsp::es10b::AuthenticateServerResponse::Ok(ok) = &mut resp else { panic!("eUICC error") };
+            let der = b64
+                .decode(v["authenticateServerResponse"].as_str().unwrap())
+                .unwrap();
+            let mut resp =
+                <rsp::es10b::AuthenticateServerResponse as rsp::Asn1>::decode(&der).unwrap();
+            let rsp::es10b::AuthenticateServerResponse::Ok(ok) = &mut resp else {
+                panic!("eUICC error")
+            };
             let n = ok.euicc_certificate.len();
             ok.euicc_certificate[n - 3] ^= 0x01;
             let der = rsp::Asn1::encode(&resp);
@@ -290,7 +433,13 @@ async fn tampered_euicc_certificate(db: &TestDatabase) {
     });
     let mut card = card(&bed);
     let err = Lpa::new(&mut card)
-        .download(&link, &bed.activation_code(&matching_id, false), None, &lpa::default_device_info(TAC, None), |_| true)
+        .download(
+            &link,
+            &bed.activation_code(&matching_id, false),
+            None,
+            &lpa::default_device_info(TAC, None),
+            |_| true,
+        )
         .await
         .unwrap_err();
     assert_eq!(es9_code(&err), ("8.1.3".into(), "6.1".into()));
@@ -299,12 +448,21 @@ async fn tampered_euicc_certificate(db: &TestDatabase) {
 
 /// 8.10.1/3.9: the session expired between InitiateAuthentication and AuthenticateClient.
 async fn expired_session(db: &TestDatabase) {
-    let policy = OrderPolicy { session_ttl_ms: 0, ..OrderPolicy::default() };
+    let policy = OrderPolicy {
+        session_ttl_ms: 0,
+        ..OrderPolicy::default()
+    };
     let bed = testbed(db, Curve::NistP256, policy).await;
     let matching_id = bed.order(ICCID, None, None).await.unwrap();
     let mut card = card(&bed);
     let err = Lpa::new(&mut card)
-        .download(&bed.in_process(), &bed.activation_code(&matching_id, false), None, &lpa::default_device_info(TAC, None), |_| true)
+        .download(
+            &bed.in_process(),
+            &bed.activation_code(&matching_id, false),
+            None,
+            &lpa::default_device_info(TAC, None),
+            |_| true,
+        )
         .await
         .unwrap_err();
     assert_eq!(es9_code(&err), ("8.10.1".into(), "3.9".into()));
@@ -323,12 +481,21 @@ async fn tampered_bpp(db: &TestDatabase) {
     });
     let mut card = card(&bed);
     let err = Lpa::new(&mut card)
-        .download(&link, &bed.activation_code(&matching_id, false), None, &lpa::default_device_info(TAC, None), |_| true)
+        .download(
+            &link,
+            &bed.activation_code(&matching_id, false),
+            None,
+            &lpa::default_device_info(TAC, None),
+            |_| true,
+        )
         .await
         .unwrap_err();
     match err {
         LpaError::Installation { error_reason, .. } => {
-            assert_eq!(error_reason, rsp::notification::ErrorReason::SCP03T_SECURITY_ERROR)
+            assert_eq!(
+                error_reason,
+                rsp::notification::ErrorReason::SCP03T_SECURITY_ERROR
+            )
         }
         other => panic!("expected an installation error, got {other:?}"),
     }
@@ -336,7 +503,13 @@ async fn tampered_bpp(db: &TestDatabase) {
     // The PIR reached the SM-DP+: the download may be retried with a new session.
     assert_eq!(profile_state(&bed).await, ProfileState::Downloaded);
     let done = Lpa::new(&mut card)
-        .download(&bed.in_process(), &bed.activation_code(&matching_id, false), None, &lpa::default_device_info(TAC, None), |_| true)
+        .download(
+            &bed.in_process(),
+            &bed.activation_code(&matching_id, false),
+            None,
+            &lpa::default_device_info(TAC, None),
+            |_| true,
+        )
         .await
         .expect("retry after a failed installation");
     assert_eq!(done.iccid.to_string(), ICCID);
@@ -352,24 +525,47 @@ async fn cancelled_sessions(db: &TestDatabase) {
     let matching_id = bed.order(ICCID, None, None).await.unwrap();
     let mut card = card(&bed);
     let err = Lpa::new(&mut card)
-        .download(&bed.in_process(), &bed.activation_code(&matching_id, false), None, &device, |_| false)
+        .download(
+            &bed.in_process(),
+            &bed.activation_code(&matching_id, false),
+            None,
+            &device,
+            |_| false,
+        )
         .await
         .unwrap_err();
     assert_eq!(err, LpaError::Rejected);
     assert_eq!(profile_state(&bed).await, ProfileState::Error);
-    assert!(card.state().session.is_none(), "the eUICC ended its session too");
+    assert!(
+        card.state().session.is_none(),
+        "the eUICC ended its session too"
+    );
 
     // Postponed: the SM-DP+ asks for a code the LPA does not have yet.
     let package = std::fs::read(TS48).unwrap();
     let (iccid, imsi) = ("8949449999999990031", "001019990000031");
-    bed.import_profiles(&package, &[(iccid.into(), imsi.into())], "ts48").await.unwrap();
+    bed.import_profiles(&package, &[(iccid.into(), imsi.into())], "ts48")
+        .await
+        .unwrap();
     let matching_id = bed.order(iccid, None, Some("4321")).await.unwrap();
     // An activation code without the CC flag: the LPA learns of the code from smdpSigned2.
     let ac = bed.activation_code(&matching_id, false);
-    let err = Lpa::new(&mut card).download(&bed.in_process(), &ac, None, &device, |_| true).await.unwrap_err();
+    let err = Lpa::new(&mut card)
+        .download(&bed.in_process(), &ac, None, &device, |_| true)
+        .await
+        .unwrap_err();
     assert_eq!(err, LpaError::ConfirmationCodeRequired);
-    let state = bed.store().get_profile(&Iccid::parse(iccid).unwrap()).await.unwrap().unwrap().state;
+    let state = bed
+        .store()
+        .get_profile(&Iccid::parse(iccid).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
     assert_eq!(state, ProfileState::Released);
-    let done = Lpa::new(&mut card).download(&bed.in_process(), &ac, Some("4321"), &device, |_| true).await.unwrap();
+    let done = Lpa::new(&mut card)
+        .download(&bed.in_process(), &ac, Some("4321"), &device, |_| true)
+        .await
+        .unwrap();
     assert_eq!(done.iccid.to_string(), iccid);
 }

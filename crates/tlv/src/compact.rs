@@ -15,8 +15,13 @@ pub fn parse(mut input: &[u8]) -> Result<Vec<CompactTlv<'_>>> {
     let mut out = Vec::new();
     while let Some((&head, rest)) = input.split_first() {
         let len = (head & 0x0F) as usize;
-        let value = rest.get(..len).ok_or(Error::Truncated("compact-TLV value"))?;
-        out.push(CompactTlv { tag: head >> 4, value });
+        let value = rest
+            .get(..len)
+            .ok_or(Error::Truncated("compact-TLV value"))?;
+        out.push(CompactTlv {
+            tag: head >> 4,
+            value,
+        });
         input = &rest[len..];
     }
     Ok(out)
@@ -44,7 +49,13 @@ mod tests {
         write(4, &[], &mut out).unwrap();
         assert_eq!(out, [0x73, 0x80, 0x00, 0x00, 0x40]);
         let objs = parse(&out).unwrap();
-        assert_eq!(objs[0], CompactTlv { tag: 7, value: &[0x80, 0, 0] });
+        assert_eq!(
+            objs[0],
+            CompactTlv {
+                tag: 7,
+                value: &[0x80, 0, 0]
+            }
+        );
         assert_eq!(objs[1].tag, 4);
         assert!(parse(&[0x73, 0x80]).is_err());
     }

@@ -101,11 +101,16 @@ impl BitString {
             bytes[b / 8] |= 0x80 >> (b % 8);
         }
         let unused = (7 - (max % 8)) as u8;
-        BitString { bytes, unused_bits: unused }
+        BitString {
+            bytes,
+            unused_bits: unused,
+        }
     }
 
     pub fn is_set(&self, bit: usize) -> bool {
-        self.bytes.get(bit / 8).is_some_and(|b| b & (0x80 >> (bit % 8)) != 0)
+        self.bytes
+            .get(bit / 8)
+            .is_some_and(|b| b & (0x80 >> (bit % 8)) != 0)
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -116,11 +121,16 @@ impl BitString {
     }
 
     pub fn decode(contents: &[u8]) -> Result<Self> {
-        let (&unused, bytes) = contents.split_first().ok_or(Error::InvalidValue("BIT STRING"))?;
+        let (&unused, bytes) = contents
+            .split_first()
+            .ok_or(Error::InvalidValue("BIT STRING"))?;
         if unused > 7 || (bytes.is_empty() && unused != 0) {
             return Err(Error::InvalidValue("BIT STRING"));
         }
-        Ok(BitString { bytes: bytes.to_vec(), unused_bits: unused })
+        Ok(BitString {
+            bytes: bytes.to_vec(),
+            unused_bits: unused,
+        })
     }
 }
 

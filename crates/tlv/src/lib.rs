@@ -10,6 +10,7 @@
 //! minimal or not, as BER allows) and rejects the indefinite form. Encoding always writes the
 //! minimal (DER) length. No input can make the decoder panic.
 
+pub mod bcd;
 pub mod compact;
 pub mod der;
 
@@ -214,7 +215,9 @@ pub fn parse_length(input: &[u8]) -> Result<(usize, usize)> {
                 return Err(Error::LengthTooLong);
             }
             let octets = input.get(1..1 + n).ok_or(Error::Truncated("length"))?;
-            let len = octets.iter().fold(0usize, |acc, &b| (acc << 8) | b as usize);
+            let len = octets
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | b as usize);
             Ok((len, 1 + n))
         }
     }
@@ -276,7 +279,11 @@ impl<'a> Tlv<'a> {
         if end > input.len() {
             return Err(Error::Truncated("value"));
         }
-        let tlv = Tlv { tag, value: &input[start..end], raw: &input[..end] };
+        let tlv = Tlv {
+            tag,
+            value: &input[start..end],
+            raw: &input[..end],
+        };
         Ok((tlv, &input[end..]))
     }
 
@@ -298,7 +305,10 @@ impl<'a> Tlv<'a> {
 
     pub fn expect_tag(&self, tag: Tag) -> Result<()> {
         if self.tag != tag {
-            return Err(Error::UnexpectedTag { expected: tag, found: self.tag });
+            return Err(Error::UnexpectedTag {
+                expected: tag,
+                found: self.tag,
+            });
         }
         Ok(())
     }
@@ -397,7 +407,10 @@ impl<'a> Reader<'a> {
         match self.optional(tag)? {
             Some(tlv) => Ok(tlv),
             None => match self.peek_tag()? {
-                Some(found) => Err(Error::UnexpectedTag { expected: tag, found }),
+                Some(found) => Err(Error::UnexpectedTag {
+                    expected: tag,
+                    found,
+                }),
                 None => Err(Error::MissingTag(tag)),
             },
         }
@@ -453,7 +466,9 @@ impl Writer {
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        Writer { buf: Vec::with_capacity(n) }
+        Writer {
+            buf: Vec::with_capacity(n),
+        }
     }
 
     /// Appends a primitive (or pre-encoded constructed) object.
@@ -516,7 +531,10 @@ mod tests {
         // Three-octet tag: number 200 = 0x01 0x48 -> 1F 81 48.
         assert_eq!(Tag::new(Class::Universal, false, 200), Tag(0x1F8148));
         assert_eq!(Tag(0x1F8148).number(), 200);
-        assert_eq!(Tag::parse(&[0x1F, 0x81, 0x48, 0x00]).unwrap(), (Tag(0x1F8148), 3));
+        assert_eq!(
+            Tag::parse(&[0x1F, 0x81, 0x48, 0x00]).unwrap(),
+            (Tag(0x1F8148), 3)
+        );
         assert_eq!(format!("{}", Tag(0xBF2E)), "BF2E");
     }
 
@@ -525,7 +543,10 @@ mod tests {
         assert_eq!(Tag::parse(&[]), Err(Error::Truncated("tag")));
         assert_eq!(Tag::parse(&[0xBF]), Err(Error::Truncated("tag")));
         assert_eq!(Tag::parse(&[0x1F, 0x80, 0x01]), Err(Error::BadTag));
-        assert_eq!(Tag::parse(&[0x1F, 0x81, 0x81, 0x81, 0x01]), Err(Error::BadTag));
+        assert_eq!(
+            Tag::parse(&[0x1F, 0x81, 0x81, 0x81, 0x01]),
+            Err(Error::BadTag)
+        );
     }
 
     #[test]
@@ -548,7 +569,10 @@ mod tests {
         // Non-minimal long forms are valid BER.
         assert_eq!(parse_length(&[0x82, 0x00, 0x05]).unwrap(), (5, 3));
         assert_eq!(parse_length(&[0x80]), Err(Error::IndefiniteLength));
-        assert_eq!(parse_length(&[0x85, 1, 1, 1, 1, 1]), Err(Error::LengthTooLong));
+        assert_eq!(
+            parse_length(&[0x85, 1, 1, 1, 1, 1]),
+            Err(Error::LengthTooLong)
+        );
         assert_eq!(parse_length(&[0x82, 0x01]), Err(Error::Truncated("length")));
     }
 
@@ -580,7 +604,10 @@ mod tests {
         let mut r = seq.reader();
         assert_eq!(
             r.expect(Tag(0x82)),
-            Err(Error::UnexpectedTag { expected: Tag(0x82), found: Tag(0x80) })
+            Err(Error::UnexpectedTag {
+                expected: Tag(0x82),
+                found: Tag(0x80)
+            })
         );
         r.expect(Tag(0x80)).unwrap();
         assert_eq!(r.clone().finish(), Err(Error::TrailingData(Tag(0x81))));
@@ -593,7 +620,10 @@ mod tests {
 
     #[test]
     fn truncated_values() {
-        assert_eq!(Tlv::parse(&[0x80, 0x02, 0x00]), Err(Error::Truncated("value")));
+        assert_eq!(
+            Tlv::parse(&[0x80, 0x02, 0x00]),
+            Err(Error::Truncated("value"))
+        );
         assert_eq!(
             Tlv::parse(&[0x80, 0x84, 0xFF, 0xFF, 0xFF, 0xFF]),
             Err(Error::Truncated("value"))

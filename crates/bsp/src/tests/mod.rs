@@ -278,7 +278,7 @@ fn bad_padding_with_valid_mac_is_security_error() {
     };
     let mut forged = Bsp::new(&keys);
     let mut data = [0x55u8; 16];
-    cbc_encrypt(&keys.s_enc, &icv(&keys.s_enc, 1), &mut data);
+    symcrypto::cbc_encrypt(Algorithm::Aes, &keys.s_enc, &icv(&keys.s_enc, 1), &mut data).unwrap();
     let seg = forged.seal(TAG_PPP_SEGMENT, &data);
     let mut euicc = Bsp::new(&keys);
     let err = euicc.open(&seg).unwrap_err();

@@ -76,8 +76,12 @@ fn profile_info(p: &Profile) -> ProfileInfo {
         info.profile_name = Some(md.profile_name);
         info.icon_type = md.icon_type;
         info.icon = md.icon;
-        // profileClass DEFAULT operational: DER leaves the default out.
-        info.profile_class = md.profile_class.filter(|c| *c != ProfileClass::OPERATIONAL);
+        // profileClass is in the default set of §5.7.15 and LPAs read it from '95' (lpac
+        // shows `null` without it), so it is always coded when asked for, operational included,
+        // as deployed eUICCs answer `BF2D00` (pySim tests/pySim-shell_test/euicc/
+        // get_profiles_info.ok: "profile_class": "operational"). rsp.asn's DEFAULT
+        // operational lets a decoder accept it either way.
+        info.profile_class = Some(md.profile_class.unwrap_or(ProfileClass::OPERATIONAL));
         info.notification_configuration_info = md.notification_configuration_info;
         info.profile_owner = md.profile_owner;
         info.profile_policy_rules = md.profile_policy_rules;

@@ -1,5 +1,7 @@
 //! Shared test fixtures: the GSMA SGP.26 test eUICC (NIST P-256) and an in-process transport.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
+
+pub mod smdp;
 
 use apdu::{CardTransport, TransportError};
 use card::testing::SeededRng;
