@@ -18,7 +18,8 @@ pub mod ids;
 pub mod inventory;
 pub mod order;
 pub mod outbox;
-pub mod seal;
+/// Secrets at rest (the shared `seal` crate).
+pub use ::seal;
 pub mod session;
 pub mod state;
 pub mod store;
