@@ -26,6 +26,7 @@ pub mod counter;
 pub mod diversify;
 pub mod dm;
 pub mod error;
+pub mod host;
 pub mod keys;
 pub mod level;
 pub mod scp02;

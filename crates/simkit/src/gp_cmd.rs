@@ -22,12 +22,12 @@ pub mod zip;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use apdu::{CardTransport, Command, StatusWord};
 use clap::{ArgGroup, Args, Subcommand};
 use gp::commands::{
-    self, put_key_command, Delete, GetStatus, Install, InstallParameters, KeyInformation,
-    RegistryEntry, SetStatus, StatusSubset,
+    self, put_key_command, Delete, Install, InstallParameters, KeyInformation, RegistryEntry,
+    SetStatus, StatusSubset,
 };
 use gp::{Diversification, KeySet, KeyType, KeyUsage, PutKeyData, Scp, SecurityLevel};
 use serde_json::{json, Value};
@@ -401,7 +401,7 @@ pub struct PutKeyArgs {
 // Running
 
 /// A card file reached over one interface ([`PersistentCard::transmit_on`]).
-struct CardFileOn(PersistentCard, card::Protocol);
+pub(crate) struct CardFileOn(pub(crate) PersistentCard, pub(crate) card::Protocol);
 
 impl CardTransport for CardFileOn {
     fn transmit(&mut self, apdu: &[u8]) -> std::result::Result<Vec<u8>, apdu::TransportError> {
@@ -690,8 +690,8 @@ fn render_done(v: &Value) {
 // info
 
 fn info(link: &mut GpLink) -> Result<Value> {
-    let mut doc = json!({ "sd": hex::encode_upper(&link.sd_aid) });
-    if let Some(scp) = link::scp_from_recognition_data(&link.fci) {
+    let mut doc = json!({ "sd": hex::encode_upper(link.sd_aid()) });
+    if let Some(scp) = link::scp_from_recognition_data(link.fci()) {
         doc["fciScp"] = scp_json(scp);
     }
     if let Some(cplc) = link.get_data(commands::tags::CPLC)? {
@@ -841,40 +841,12 @@ fn render_info(v: &Value) {
 /// legacy format when the card refuses it (`6A86`), `6310` continued with P2 b1 "next",
 /// `6A88` as no entries.
 pub fn get_status(link: &mut GpLink, subset: StatusSubset) -> Result<Vec<RegistryEntry>> {
-    let mut req = GetStatus::all(subset);
-    let mut out = Vec::new();
-    for _ in 0..256 {
-        let r = link.send(&req.command())?;
-        match r.sw {
-            StatusWord::REFERENCED_DATA_NOT_FOUND if !req.next => return Ok(out),
-            StatusWord::INCORRECT_P1_P2 | StatusWord::WRONG_P1_P2
-                if req.tlv_format && !req.next =>
-            {
-                req.tlv_format = false;
-                continue;
-            }
-            StatusWord::OK | StatusWord(0x6310) => {}
-            sw => {
-                return Err(GpCliError::Card {
-                    what: format!("GET STATUS {:02X}", subset.p1()),
-                    sw,
-                }
-                .into())
-            }
+    link.inner().get_status(subset, &[]).map_err(|e| match e {
+        gp::host::HostError::Gp(e) => {
+            anyhow::Error::from(e).context(format!("GET STATUS {:02X} response", subset.p1()))
         }
-        let entries = if req.tlv_format {
-            commands::parse_status_tlv(&r.data)
-        } else {
-            commands::parse_status_legacy(subset, &r.data)
-        }
-        .with_context(|| format!("GET STATUS {:02X} response", subset.p1()))?;
-        out.extend(entries);
-        if r.sw == StatusWord::OK {
-            return Ok(out);
-        }
-        req.next = true;
-    }
-    anyhow::bail!("GET STATUS: the card keeps answering 6310")
+        e => link::cli_error(e),
+    })
 }
 
 fn entry_json(e: &RegistryEntry, kind: EntryKind) -> Value {

@@ -1,14 +1,14 @@
-//! The host end of a security domain: SELECT (GP CS v2.3.1 §11.9), secure channel initiation
-//! (INITIALIZE UPDATE / EXTERNAL AUTHENTICATE: GP CS v2.3.1 Annex E.5 for SCP02, Amd D §7.1 for
-//! SCP03) with the options a GlobalPlatformPro user knows, and commands sent through the open
-//! session.
+//! The host end of a security domain for `simkit gp`: [`gp::host::SdLink`] (SELECT, secure
+//! channel initiation with the options a GlobalPlatformPro user knows, commands through the
+//! open session) with its errors mapped to `simkit gp`'s exit codes, and the security level
+//! syntax of `--sec-level`.
 
-use apdu::{CardTransport, Command, Response, StatusWord};
-use gp::{
-    Diversification, HostHandshake, InitUpdateResponse, KeySet, KeyType, Scp, SecurityLevel,
-    Session,
-};
-use tlv::Tag;
+use apdu::{CardTransport, Command, Response};
+use gp::host::{HostError, SdLink};
+use gp::Session;
+
+pub use gp::host::{find_path, scp_from_recognition_data, ChannelInfo, ChannelParams};
+use gp::SecurityLevel;
 
 use super::GpCliError;
 
@@ -20,124 +20,67 @@ pub const DEFAULT_KEY: [u8; 16] = [
 /// The ISD AID of GP CS v2.3.1 §F.1 (A000000151000000).
 pub const ISD_AID: [u8; 8] = [0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00, 0x00];
 
-/// Everything needed to open a secure channel.
-#[derive(Debug, Clone)]
-pub struct ChannelParams {
-    pub enc: Vec<u8>,
-    pub mac: Vec<u8>,
-    pub dek: Vec<u8>,
-    /// KVN asked for in INITIALIZE UPDATE ('00': the card's default).
-    pub kvn: u8,
-    /// Forced protocol ('02'/'03'); otherwise the card's recognition data or its INITIALIZE
-    /// UPDATE response decides.
-    pub scp: Option<u8>,
-    /// Forced "i" parameter.
-    pub scp_i: Option<u8>,
-    pub level: SecurityLevel,
-    pub diversification: Diversification,
-}
-
-/// What the channel turned out to be.
-#[derive(Debug, Clone)]
-pub struct ChannelInfo {
-    pub scp: Scp,
-    pub kvn: u8,
-    pub level: SecurityLevel,
-    pub kdd: [u8; 10],
-    pub sequence_counter: Option<Vec<u8>>,
-}
-
-/// A card transport plus, once opened, the secure channel session with the selected SD.
+/// [`gp::host::SdLink`] over the command's card, with its errors as `simkit gp` reports them
+/// ([`GpCliError`]: exit codes and messages).
 pub struct GpLink {
-    card: Box<dyn CardTransport>,
-    session: Option<Session>,
-    pub sd_aid: Vec<u8>,
-    /// The FCI of the security domain's SELECT.
-    pub fci: Vec<u8>,
+    link: SdLink<Box<dyn CardTransport>>,
 }
 
-/// Finds `path` of nested constructed tags in BER-TLV data.
-pub fn find_path<'a>(mut data: &'a [u8], path: &[u32]) -> Option<&'a [u8]> {
-    for t in path {
-        data = tlv::find(data, Tag(*t)).ok().flatten()?.value;
+/// A [`HostError`] as `simkit gp` reports it: card refusals exit 3, secure channel failures
+/// exit 4, unusable keys and misrouted SELECTs are usage errors (2), the rest exit 1.
+pub fn cli_error(e: HostError) -> anyhow::Error {
+    match e {
+        HostError::Card { what, sw } => GpCliError::Card { what, sw }.into(),
+        HostError::Routed { requested, reached } => GpCliError::Usage(format!(
+            "SELECT {} reached {} instead: this interface routes the AID to another \
+             application (with --card, choose the interface with --protocol)",
+            hex::encode_upper(requested),
+            hex::encode_upper(reached)
+        ))
+        .into(),
+        HostError::Auth(a) => GpCliError::Auth(a.to_string()).into(),
+        HostError::Keys(k) => GpCliError::Usage(format!("keys: {k}")).into(),
+        HostError::Apdu(e) => e.into(),
+        HostError::Gp(e) => e.into(),
+        e @ HostError::EndlessStatus => anyhow::anyhow!("{e}"),
     }
-    Some(data)
-}
-
-/// The secure channel protocol a security domain announces: '64' in the Security Domain
-/// Management Data '73' of its FCI, or in Card Data ('66' '73' '64'), GP CS v2.3.1 Annex H.2.
-pub fn scp_from_recognition_data(data: &[u8]) -> Option<Scp> {
-    let oid = find_path(data, &[0x6F, 0xA5, 0x73, 0x64, 0x06])
-        .or_else(|| find_path(data, &[0x66, 0x73, 0x64, 0x06]))
-        .or_else(|| find_path(data, &[0x73, 0x64, 0x06]))?;
-    Scp::from_oid(oid).ok()
 }
 
 impl GpLink {
     pub fn new(card: Box<dyn CardTransport>) -> GpLink {
         GpLink {
-            card,
-            session: None,
-            sd_aid: Vec::new(),
-            fci: Vec::new(),
+            link: SdLink::new(card),
         }
+    }
+
+    /// The selected security domain.
+    pub fn sd_aid(&self) -> &[u8] {
+        &self.link.sd_aid
+    }
+
+    /// The FCI of the security domain's SELECT.
+    pub fn fci(&self) -> &[u8] {
+        &self.link.fci
+    }
+
+    /// The link itself (for the shared GP host code).
+    pub fn inner(&mut self) -> &mut SdLink<Box<dyn CardTransport>> {
+        &mut self.link
     }
 
     /// Sends a command without secure messaging.
     pub fn send_plain(&mut self, cmd: &Command) -> anyhow::Result<Response> {
-        Ok(apdu::transceive(&mut self.card, cmd)?)
+        self.link.send_plain(cmd).map_err(cli_error)
     }
 
-    /// SELECT the security domain (ISO/IEC 7816-4 §11.2.2; GP CS v2.3.1 §11.9); a session
-    /// with another application ends.
+    /// SELECT the security domain; a session with another application ends.
     pub fn select(&mut self, aid: &[u8]) -> anyhow::Result<()> {
-        self.session = None;
-        let cmd = apdu::select_command(0, aid)?;
-        let r = self.send_plain(&cmd)?;
-        if r.sw != StatusWord::OK {
-            return Err(GpCliError::Card {
-                what: format!("SELECT {}", hex::encode_upper(aid)),
-                sw: r.sw,
-            }
-            .into());
-        }
-        // The FCI names what was selected ('6F' '84', ISO/IEC 7816-4 §5.3.3): a common AID
-        // may route elsewhere (e.g. to an eUICC's ISD-R on the contact interface).
-        if let Some(name) = find_path(&r.data, &[0x6F, 0x84]) {
-            if !name.starts_with(aid) {
-                return Err(GpCliError::Usage(format!(
-                    "SELECT {} reached {} instead: this interface routes the AID to another \
-                     application (with --card, choose the interface with --protocol)",
-                    hex::encode_upper(aid),
-                    hex::encode_upper(name)
-                ))
-                .into());
-            }
-        }
-        self.sd_aid = aid.to_vec();
-        self.fci = r.data;
-        Ok(())
+        self.link.select(aid).map_err(cli_error)
     }
 
-    /// GET DATA without a session (GP CS v2.3.1 §11.3); `None` when the card has no such data
-    /// object (`6A88`, `6A82`, `6A86`, `6D00`).
+    /// GET DATA; `None` when the card has no such data object.
     pub fn get_data(&mut self, tag: u16) -> anyhow::Result<Option<Vec<u8>>> {
-        let r = self.send(&gp::commands::get_data_command(tag))?;
-        match r.sw {
-            StatusWord::OK => Ok(Some(r.data)),
-            StatusWord::REFERENCED_DATA_NOT_FOUND
-            | StatusWord::FILE_NOT_FOUND
-            | StatusWord::INCORRECT_P1_P2
-            | StatusWord::WRONG_P1_P2
-            | StatusWord::INS_NOT_SUPPORTED
-            | StatusWord::CONDITIONS_NOT_SATISFIED
-            | StatusWord::SECURITY_STATUS_NOT_SATISFIED => Ok(None),
-            sw => Err(GpCliError::Card {
-                what: format!("GET DATA {tag:04X}"),
-                sw,
-            }
-            .into()),
-        }
+        self.link.get_data(tag).map_err(cli_error)
     }
 
     /// Opens a secure channel with the selected security domain.
@@ -146,148 +89,31 @@ impl GpLink {
         p: &ChannelParams,
         rng: &mut dyn rand_core::CryptoRng,
     ) -> anyhow::Result<ChannelInfo> {
-        self.session = None;
-        let auth = |m: String| anyhow::Error::from(GpCliError::Auth(m));
-        // What the card says about itself: its FCI, else Card Data.
-        let mut announced = scp_from_recognition_data(&self.fci);
-        if announced.is_none() && p.scp.is_none() {
-            if let Some(cd) = self.get_data(gp::commands::tags::CARD_DATA)? {
-                announced = scp_from_recognition_data(&cd);
-            }
-        }
-        let scp_id = p.scp.or(announced.map(|s| s.id()));
-        let s16 = scp_id == Some(0x03)
-            && p.scp_i
-                .or(announced.filter(|s| s.id() == 3).map(|s| s.i()))
-                .is_some_and(|i| i & 0x01 != 0);
-        let key_type = |id: Option<u8>| {
-            if id == Some(0x02) {
-                KeyType::Des
-            } else {
-                KeyType::Aes
-            }
-        };
-        let make = |kt: KeyType| -> anyhow::Result<KeySet> {
-            KeySet::new(kt, p.kvn, &p.enc, &p.mac, &p.dek)
-                .map_err(|e| GpCliError::Usage(format!("keys: {e}")).into())
-        };
-        let mut challenge = vec![0u8; if s16 { 16 } else { 8 }];
-        rng.fill_bytes(&mut challenge);
-        let sd_aid = self.sd_aid.clone();
-        let build = |kt: KeyType| -> anyhow::Result<HostHandshake> {
-            let mut hs = HostHandshake::new(make(kt)?, &challenge)?
-                .kvn(p.kvn)
-                .diversification(p.diversification)
-                .expect_aid(&sd_aid);
-            let i02 = p
-                .scp_i
-                .filter(|_| scp_id == Some(0x02))
-                .or(announced.filter(|s| s.id() == 2).map(|s| s.i()));
-            if let Some(i) = i02 {
-                hs = hs.scp02_i(i)?;
-            }
-            Ok(hs)
-        };
-        let mut hs = build(key_type(scp_id))?;
-        let iu = self.send_plain(&hs.initialize_update())?;
-        if iu.sw != StatusWord::OK {
-            let why = match iu.sw {
-                StatusWord::REFERENCED_DATA_NOT_FOUND => {
-                    format!("no key set with KVN {:02X} (6A88)", p.kvn)
-                }
-                StatusWord::AUTH_METHOD_BLOCKED => "the key set is blocked (6983)".to_string(),
-                sw => format!("INITIALIZE UPDATE answered {sw}"),
-            };
-            return Err(auth(why));
-        }
-        let parsed = InitUpdateResponse::parse(&iu.data)
-            .map_err(|e| auth(format!("INITIALIZE UPDATE response: {e}")))?;
-        if let Some(want) = p.scp {
-            if parsed.scp.id() != want {
-                return Err(auth(format!(
-                    "the card answered with SCP{:02X}, not SCP{want:02X}",
-                    parsed.scp.id()
-                )));
-            }
-        }
-        if key_type(Some(parsed.scp.id())) != key_type(scp_id) {
-            // The card's answer settles the protocol: same challenge, other key type.
-            hs = build(key_type(Some(parsed.scp.id())))?;
-        }
-        let (session, ext_auth, iu) = hs.authenticate(&iu, p.level).map_err(|e| match e {
-            gp::GpError::CardCryptogram => {
-                auth("the card cryptogram does not verify: wrong keys or diversification".into())
-            }
-            // Pseudo-random challenges (Amd D §6.2.2.1) are checked first, with the same keys.
-            gp::GpError::CardChallenge => {
-                auth("the card challenge does not verify: wrong keys or diversification".into())
-            }
-            e => auth(format!("{e}")),
-        })?;
-        let r = self.send_plain(&ext_auth)?;
-        if r.sw != StatusWord::OK {
-            return Err(auth(format!("EXTERNAL AUTHENTICATE answered {}", r.sw)));
-        }
-        let info = ChannelInfo {
-            scp: session.scp(),
-            kvn: iu.kvn,
-            level: p.level,
-            kdd: iu.kdd,
-            sequence_counter: iu.sequence_counter.clone(),
-        };
-        self.session = Some(session);
-        Ok(info)
+        self.link.open(p, rng).map_err(cli_error)
     }
 
     pub fn session(&self) -> Option<&Session> {
-        self.session.as_ref()
+        self.link.session()
     }
 
     /// Sends a command through the session (plain without one); R-MAC/R-ENC are removed
     /// from the response.
     pub fn send(&mut self, cmd: &Command) -> anyhow::Result<Response> {
-        match self.session.as_mut() {
-            None => self.send_plain(cmd),
-            Some(s) => {
-                let wrapped = s.wrap_command(cmd)?;
-                let r = apdu::transceive(&mut self.card, &wrapped)?;
-                Ok(s.unwrap_response(&r)
-                    .map_err(|e| GpCliError::Auth(format!("response protection: {e}")))?)
-            }
-        }
+        self.link.send(cmd).map_err(cli_error)
     }
 
     /// [`GpLink::send`], then requires `9000`.
     pub fn send_ok(&mut self, cmd: &Command, what: &str) -> anyhow::Result<Vec<u8>> {
-        let r = self.send(cmd)?;
-        if r.sw != StatusWord::OK {
-            return Err(GpCliError::Card {
-                what: what.to_string(),
-                sw: r.sw,
-            }
-            .into());
-        }
-        Ok(r.data)
+        self.link.send_ok(cmd, what).map_err(cli_error)
     }
 
-    /// Most command data one APDU can carry through this session: 255 minus the C-MAC, and
-    /// with C-DECRYPTION minus the padding to the cipher block (GP CS v2.3.1 §E.4.3, Amd D
-    /// §6.2.6: at least one padding byte).
+    /// Most command data one APDU can carry through this session.
     pub fn max_data(&self) -> usize {
-        let Some(s) = &self.session else { return 255 };
-        let (mac, block) = match s.scp() {
-            Scp::Scp02(_) => (8, 8),
-            Scp::Scp03(p) => (p.block_len(), 16),
-        };
-        if s.security_level().c_decryption() {
-            (255 - mac) / block * block - 1
-        } else {
-            255 - mac
-        }
+        self.link.max_data()
     }
 
     pub fn close(&mut self) {
-        self.session = None;
+        self.link.close();
     }
 }
 
@@ -343,25 +169,5 @@ mod tests {
         assert!(parse_level("clr").is_err());
         assert!(parse_level("02").is_err());
         assert!(parse_level("mac-foo").is_err());
-    }
-
-    #[test]
-    fn recognition_data() {
-        // The ISD FCI of GP CS v2.3.1 Annex H layout: '64' {06 gp 4 3 70} (SCP03 i=70).
-        let fci = hex::decode(concat!(
-            "6F418408A000000151000000A535",
-            "732F06072A864886FC6B01",
-            "600C060A2A864886FC6B02020301",
-            "630906072A864886FC6B03",
-            "640B06092A864886FC6B040370",
-            "9F6501FF"
-        ))
-        .unwrap();
-        assert_eq!(
-            scp_from_recognition_data(&fci),
-            Some(Scp::scp03(0x70).unwrap())
-        );
-        assert_eq!(scp_from_recognition_data(&[0x6F, 0x00]), None);
-        assert_eq!(scp_from_recognition_data(&[0xFF]), None);
     }
 }

@@ -6,6 +6,7 @@
 use super::*;
 use apdu::{Response, TransportError};
 use clap::Parser;
+use gp::commands::GetStatus;
 use gp::{CardConfig, CardSecureChannel, SequenceCounter};
 
 /// A security domain: one secure channel, key sets, a registry, and a log of the plain
