@@ -7,7 +7,7 @@
 //! * SQL is shared between back ends (`$N` placeholders work on both); only
 //!   the DDL ([`migrations`]) and row locking (`FOR UPDATE [SKIP LOCKED]`
 //!   on PostgreSQL, `BEGIN IMMEDIATE` on SQLite) differ.
-//! * Implements [`smdp::SmdpStore`] and [`otasrv::OtaStore`]; every method is one transaction.
+//! * Implements [`smdp::SmdpStore`], [`otasrv::OtaStore`] and [`tsm::TsmStore`]; every method is one transaction.
 //! * On an SQLite file, the ES9+ download, session and outbox methods run on one rusqlite
 //!   connection on the caller's thread, a whole transaction at a time (`lite`): sqlx's SQLite
 //!   driver costs two thread switches per statement. The rest, PostgreSQL and in-memory
@@ -17,6 +17,7 @@ mod lite;
 mod migrations;
 mod ota_impl;
 mod smdp_impl;
+mod tsm_impl;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -173,6 +173,136 @@ CREATE TABLE ota_submissions (
 CREATE INDEX ota_submissions_job ON ota_submissions (job_id);
 "#,
     },
+    // The central TSM (crate `tsm`). AIDs, key sets and APDUs are bytes; booleans are 0/1
+    // BIGINTs. SE-scoped rows reference `tsm_ses` (a flow for an unknown SE fails whole);
+    // `tsm_catalogue.id` is the insertion order (the latest version of a service), its key is
+    // the UNIQUE (sp_id, service_id, version).
+    Migration {
+        version: 4,
+        description: "Central TSM: MNOs, SPs, SEs, security domains, catalogue, instances, conversations, audit, queue, idempotency",
+        sql: r#"
+CREATE TABLE tsm_mnos (
+    id      TEXT PRIMARY KEY,
+    name    TEXT NOT NULL,
+    bearer  TEXT NOT NULL
+);
+
+CREATE TABLE tsm_sps (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    cert_subject  TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE tsm_ses (
+    se_id             TEXT PRIMARY KEY,
+    mno_id            TEXT NOT NULL REFERENCES tsm_mnos (id),
+    se_type           TEXT NOT NULL,
+    profile_id        TEXT NOT NULL,
+    gp_version        TEXT NOT NULL,
+    jc_version        TEXT NOT NULL,
+    cert_level        TEXT NOT NULL,
+    cert_expiry       TEXT NOT NULL,
+    isd_aid           {BLOB} NOT NULL,
+    link              TEXT NOT NULL,
+    ssd_initial_keys  {BLOB}
+);
+
+CREATE TABLE tsm_msis (
+    msi    TEXT PRIMARY KEY,
+    se_id  TEXT NOT NULL REFERENCES tsm_ses (se_id)
+);
+CREATE INDEX tsm_msis_se ON tsm_msis (se_id);
+
+CREATE TABLE tsm_sds (
+    se_id    TEXT NOT NULL REFERENCES tsm_ses (se_id),
+    aid      {BLOB} NOT NULL,
+    kind     TEXT NOT NULL,
+    sp_id    TEXT,
+    keys     {BLOB},
+    kvn      BIGINT NOT NULL,
+    rotated  BIGINT NOT NULL,
+    PRIMARY KEY (se_id, aid)
+);
+
+CREATE TABLE tsm_catalogue (
+    id              {ID},
+    sp_id           TEXT NOT NULL REFERENCES tsm_sps (id),
+    service_id      TEXT NOT NULL,
+    version         TEXT NOT NULL,
+    package_aid     {BLOB} NOT NULL,
+    module_aid      {BLOB} NOT NULL,
+    instance_aid    {BLOB} NOT NULL,
+    memory          BIGINT NOT NULL,
+    privileges      {BLOB} NOT NULL,
+    install_params  {BLOB} NOT NULL,
+    UNIQUE (sp_id, service_id, version)
+);
+
+CREATE TABLE tsm_instances (
+    se_id         TEXT NOT NULL REFERENCES tsm_ses (se_id),
+    sp_id         TEXT NOT NULL REFERENCES tsm_sps (id),
+    service_id    TEXT NOT NULL,
+    qualifier     TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    instance_aid  {BLOB} NOT NULL,
+    ssd_aid       {BLOB} NOT NULL,
+    state         TEXT NOT NULL,
+    detail        TEXT NOT NULL,
+    updated_at    BIGINT NOT NULL,
+    PRIMARY KEY (se_id, sp_id, service_id, qualifier)
+);
+CREATE INDEX tsm_instances_sp ON tsm_instances (sp_id);
+
+CREATE TABLE tsm_conversations (
+    id                TEXT PRIMARY KEY,
+    sp_id             TEXT NOT NULL REFERENCES tsm_sps (id),
+    se_id             TEXT NOT NULL REFERENCES tsm_ses (se_id),
+    sd_aid            {BLOB} NOT NULL,
+    opened_at         BIGINT NOT NULL,
+    expires_at        BIGINT NOT NULL,
+    max_scripts       BIGINT NOT NULL,
+    max_script_bytes  BIGINT NOT NULL,
+    scripts_used      BIGINT NOT NULL,
+    ended             TEXT
+);
+
+CREATE TABLE tsm_audit (
+    id               {ID},
+    at               BIGINT NOT NULL,
+    se_id            TEXT NOT NULL,
+    sp_id            TEXT,
+    conversation_id  TEXT,
+    operation        TEXT NOT NULL,
+    sd_aid           {BLOB} NOT NULL,
+    command          {BLOB} NOT NULL,
+    response         {BLOB} NOT NULL
+);
+CREATE INDEX tsm_audit_se ON tsm_audit (se_id, id);
+CREATE INDEX tsm_audit_sp ON tsm_audit (sp_id, id);
+
+CREATE TABLE tsm_queue (
+    id          {ID},
+    se_id       TEXT NOT NULL REFERENCES tsm_ses (se_id),
+    sp_id       TEXT NOT NULL REFERENCES tsm_sps (id),
+    operation   TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    result      TEXT,
+    created_at  BIGINT NOT NULL
+);
+CREATE INDEX tsm_queue_se ON tsm_queue (se_id, state, id);
+
+CREATE TABLE tsm_idempotency (
+    sp_id         TEXT NOT NULL,
+    idem_key      TEXT NOT NULL,
+    request_hash  {BLOB} NOT NULL,
+    status        BIGINT,
+    body          TEXT,
+    created_at    BIGINT NOT NULL,
+    PRIMARY KEY (sp_id, idem_key)
+);
+"#,
+    },
 ];
 
 /// The DDL of `m` for `backend`.

@@ -1,0 +1,1142 @@
+//! The orchestration behind every SP API operation: authorization (an SP sees only its own
+//! security domains, services and conversations; anything else answers as unknown),
+//! idempotency under a client-supplied key, conversations and their limits, delivery to the SE
+//! through a [`SeConnector`] or queueing per SE while it is unreachable, and the audit log.
+//!
+//! Requests for one SE are serialized (one flow at a time per SE, in arrival order); a queued
+//! SE's pending requests are delivered, oldest first, before any new request for it.
+//! The card side runs on a blocking thread ([`tokio::task::spawn_blocking`]): card transports
+//! (PC/SC, vpcd, the in-process card) are synchronous.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apdu::{CardTransport, Command};
+use rand_core::CryptoRng;
+use seal::{KeyStore, SealedBlob};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::api::{
+    CommunicationAction, ErrorBody, GetSeDataRequest, GetSeIdentifierRequest,
+    GetSeIdentifierResponse, ManageCommunicationRequest, ManageCommunicationResponse,
+    ProcessScriptRequest, ProcessScriptResponse, SeData, ServiceRequest, ServiceStatus, SpSdData,
+    Step, MAX_REQUEST_BYTES,
+};
+use crate::engine::{
+    self, AuditContext, FlowReport, PrePersonalization, Recorder, ScriptTarget, SdAccess,
+};
+use crate::error::{Result, TsmError};
+use crate::model::{
+    check_aid, check_id, CatalogueEntry, Conversation, KeySetRecord, Operation, QueueState,
+    QueuedRequest, SdKind, Se, SecurityDomain, ServiceInstance, ServiceState, Sp, UnixMillis,
+};
+use crate::store::{FlowOutcome, IdempotencyBegin, TsmStore};
+
+/// Opens the direct channel to an SE (PC/SC reader, vpcd, in-process virtual card).
+pub trait SeConnector: Send + Sync {
+    /// `Ok(None)`: the SE cannot be reached now (its requests queue).
+    fn connect(&self, se: &Se) -> Result<Option<Box<dyn CardTransport + Send>>>;
+}
+
+/// A source of fresh CSPRNG instances (one per flow, on the flow's thread).
+pub type RngFactory = Arc<dyn Fn() -> Box<dyn CryptoRng + Send> + Send + Sync>;
+
+/// The clock.
+pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
+
+/// Limits and defaults.
+#[derive(Debug, Clone)]
+pub struct TsmConfig {
+    /// Permitted duration of a conversation.
+    pub conversation_duration: Duration,
+    /// Scripts per conversation.
+    pub max_scripts: u32,
+    /// Bytes per script (sum of its command APDUs).
+    pub max_script_bytes: u32,
+    /// Commands per script.
+    pub max_script_commands: usize,
+}
+
+impl Default for TsmConfig {
+    fn default() -> TsmConfig {
+        TsmConfig {
+            conversation_duration: Duration::from_secs(300),
+            max_scripts: 64,
+            max_script_bytes: 16 * 1024,
+            max_script_commands: 64,
+        }
+    }
+}
+
+/// The central TSM service.
+pub struct Tsm<S> {
+    store: S,
+    keys: Arc<dyn KeyStore>,
+    connector: Arc<dyn SeConnector>,
+    rng: RngFactory,
+    clock: Clock,
+    cfg: TsmConfig,
+    se_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Associated data binding a sealed key set to its SE and SD.
+fn key_aad(se_id: &str, aid: &[u8]) -> Vec<u8> {
+    let mut a = b"simkit/tsm/sd-keys/".to_vec();
+    a.extend_from_slice(se_id.as_bytes());
+    a.push(0);
+    a.extend_from_slice(aid);
+    a
+}
+
+/// Associated data of an SE's SSD initial key set.
+fn initial_keys_aad(se_id: &str) -> Vec<u8> {
+    key_aad(se_id, b"ssd-initial")
+}
+
+/// The AID of an SP's SSD on every SE: `A000000151 5353` ‖ SHA-256(SP id)[0..4] (simkit's
+/// scheme: GP's RID, "SS", then the SP).
+pub fn ssd_aid_for(sp_id: &str) -> Vec<u8> {
+    let mut aid = vec![0xA0, 0x00, 0x00, 0x01, 0x51, 0x53, 0x53];
+    aid.extend_from_slice(&Sha256::digest(sp_id.as_bytes())[..4]);
+    aid
+}
+
+fn step_list(detail: &str) -> Vec<Step> {
+    serde_json::from_str(detail).unwrap_or_default()
+}
+
+fn status_of(inst: &ServiceInstance, queued: Option<i64>) -> ServiceStatus {
+    ServiceStatus {
+        se_id: inst.se_id.clone(),
+        service_id: inst.service_id.clone(),
+        service_qualifier: inst.qualifier.clone(),
+        version: inst.version.clone(),
+        state: inst.state,
+        instance_aid: hex::encode_upper(&inst.instance_aid),
+        ssd_aid: hex::encode_upper(&inst.ssd_aid),
+        steps: step_list(&inst.detail),
+        queued_request: queued,
+    }
+}
+
+fn parse_hex(field: &'static str, s: &str) -> Result<Vec<u8>> {
+    hex::decode(s).map_err(|_| TsmError::invalid(field, "not hex"))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
+}
+
+fn error_json(e: &TsmError) -> String {
+    to_json(&ErrorBody::from(e))
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    if body.len() > MAX_REQUEST_BYTES {
+        return Err(TsmError::TooLarge {
+            limit: MAX_REQUEST_BYTES,
+        });
+    }
+    serde_json::from_slice(body).map_err(|e| TsmError::invalid("body", e.to_string()))
+}
+
+/// A generated identifier: 16 random bytes, hex.
+fn random_id(rng: &mut dyn CryptoRng) -> String {
+    let mut b = [0u8; 16];
+    rng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// Which operations a state allows, and the state during and after them.
+fn check_transition(op: Operation, state: Option<ServiceState>) -> Result<()> {
+    use ServiceState::*;
+    let ok = match (op, state) {
+        (Operation::PrePersonalize, None | Some(Deleted | Failed)) => true,
+        (Operation::PrePersonalize, _) => false,
+        (_, None) => return Err(TsmError::UnknownService),
+        (Operation::ActivateService, Some(Installed)) => true,
+        (Operation::LockService, Some(Active)) => true,
+        (Operation::UnlockService, Some(Locked)) => true,
+        (Operation::RenewService, Some(Installed | Active | Locked)) => true,
+        (Operation::DeleteService, Some(s)) => !matches!(s, Deleted | Queued),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(TsmError::InvalidState {
+            state: state.map_or("ABSENT", ServiceState::as_str),
+            operation: op.as_str(),
+        })
+    }
+}
+
+/// A security domain to register, with its key set in clear (sealed by [`Tsm::register_se`]).
+#[derive(Debug, Clone)]
+pub struct SdRegistration {
+    pub aid: Vec<u8>,
+    pub kind: SdKind,
+    pub sp_id: Option<String>,
+    pub keys: Option<KeySetRecord>,
+}
+
+/// Everything a flow needs, loaded before going to the card.
+struct FlowInput {
+    se: Se,
+    op: Operation,
+    sp_id: String,
+    req: ServiceRequest,
+    manager: SdAccess,
+    instance: Option<ServiceInstance>,
+    ssd: Option<SecurityDomain>,
+    service: CatalogueEntry,
+    /// RenewService: the installed version's entry.
+    old_service: Option<CatalogueEntry>,
+    ssd_initial_keys: Option<KeySetRecord>,
+    /// A row exists for the service (e.g. QUEUED) even if `instance` is `None`.
+    had_row: bool,
+}
+
+impl<S: TsmStore + 'static> Tsm<S> {
+    pub fn new(
+        store: S,
+        keys: Arc<dyn KeyStore>,
+        connector: Arc<dyn SeConnector>,
+        rng: RngFactory,
+        clock: Clock,
+        cfg: TsmConfig,
+    ) -> Tsm<S> {
+        Tsm {
+            store,
+            keys,
+            connector,
+            rng,
+            clock,
+            cfg,
+            se_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn config(&self) -> &TsmConfig {
+        &self.cfg
+    }
+
+    fn now(&self) -> UnixMillis {
+        (self.clock)()
+    }
+
+    fn se_lock(&self, se_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut m = self.se_locks.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(se_id.to_string()).or_default().clone()
+    }
+
+    // ---- sealing of key sets ----
+
+    /// Seal a key set for (SE, SD).
+    pub fn seal_keys(&self, se_id: &str, aid: &[u8], k: &KeySetRecord) -> Result<SealedBlob> {
+        k.check()?;
+        let mut rng = (self.rng)();
+        self.keys
+            .seal(&key_aad(se_id, aid), &k.encode(), &mut *rng)
+            .map_err(|e| TsmError::Internal(format!("seal: {e}")))
+    }
+
+    /// Seal an SE's SSD initial key set.
+    pub fn seal_initial_keys(&self, se_id: &str, k: &KeySetRecord) -> Result<SealedBlob> {
+        k.check()?;
+        let mut rng = (self.rng)();
+        self.keys
+            .seal(&initial_keys_aad(se_id), &k.encode(), &mut *rng)
+            .map_err(|e| TsmError::Internal(format!("seal: {e}")))
+    }
+
+    fn open_blob(&self, aad: &[u8], blob: &SealedBlob) -> Result<KeySetRecord> {
+        let plain: Zeroizing<Vec<u8>> = self
+            .keys
+            .open(aad, blob)
+            .map_err(|e| TsmError::Internal(format!("stored keys do not open: {e}")))?;
+        KeySetRecord::decode(&plain)
+    }
+
+    fn sd_access(&self, sd: &SecurityDomain) -> Result<Option<SdAccess>> {
+        match (&sd.keys, sd.rotated) {
+            (Some(blob), false) => Ok(Some(SdAccess {
+                aid: sd.aid.clone(),
+                keys: self.open_blob(&key_aad(&sd.se_id, &sd.aid), blob)?,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    // ---- operator registrations ----
+
+    /// Register (or replace) an SE with its MSIs and security domains; key sets are sealed
+    /// here, bound to (SE, SD).
+    pub async fn register_se(
+        &self,
+        mut se: Se,
+        ssd_initial_keys: Option<KeySetRecord>,
+        msis: Vec<String>,
+        sds: Vec<SdRegistration>,
+    ) -> Result<()> {
+        check_id("seId", &se.se_id)?;
+        check_id("mnoId", &se.mno_id)?;
+        check_aid("isdAid", &se.isd_aid)?;
+        for m in &msis {
+            check_id("msi", m)?;
+        }
+        se.ssd_initial_keys = match &ssd_initial_keys {
+            Some(k) => Some(self.seal_initial_keys(&se.se_id, k)?),
+            None => None,
+        };
+        let mut rows = Vec::with_capacity(sds.len());
+        for sd in sds {
+            check_aid("sdAid", &sd.aid)?;
+            if let Some(sp) = &sd.sp_id {
+                self.store
+                    .get_sp(sp)
+                    .await?
+                    .ok_or_else(|| TsmError::invalid("spId", "unknown SP"))?;
+            }
+            let keys = match &sd.keys {
+                Some(k) => Some(self.seal_keys(&se.se_id, &sd.aid, k)?),
+                None => None,
+            };
+            rows.push(SecurityDomain {
+                se_id: se.se_id.clone(),
+                aid: sd.aid,
+                kind: sd.kind,
+                sp_id: sd.sp_id,
+                kvn: sd.keys.as_ref().map_or(0, |k| k.kvn),
+                keys,
+                rotated: false,
+            });
+        }
+        // SP SDs the TSM created keep their keys and rotation flag across a re-registration.
+        for sd in self.store.sds(&se.se_id).await? {
+            if sd.kind == SdKind::SpSd && !rows.iter().any(|r| r.aid == sd.aid) {
+                rows.push(sd);
+            }
+        }
+        self.store.put_se(se, msis, rows).await
+    }
+
+    /// Add a service to the catalogue. Instance AIDs are unique across SPs, so that no SP can
+    /// learn of another's service through an AID clash on an SE.
+    pub async fn register_service(&self, entry: CatalogueEntry) -> Result<()> {
+        check_id("spId", &entry.sp_id)?;
+        check_id("serviceId", &entry.service_id)?;
+        check_id("version", &entry.version)?;
+        check_aid("packageAid", &entry.package_aid)?;
+        check_aid("moduleAid", &entry.module_aid)?;
+        check_aid("instanceAid", &entry.instance_aid)?;
+        self.store
+            .get_sp(&entry.sp_id)
+            .await?
+            .ok_or_else(|| TsmError::invalid("spId", "unknown SP"))?;
+        let clash = self
+            .store
+            .list_catalogue()
+            .await?
+            .into_iter()
+            .any(|e| e.sp_id != entry.sp_id && e.instance_aid == entry.instance_aid);
+        if clash
+            || entry
+                .instance_aid
+                .starts_with(&ssd_aid_for(&entry.sp_id)[..7])
+        {
+            return Err(TsmError::Duplicate(format!(
+                "instance AID {} is another SP's or reserved",
+                hex::encode_upper(&entry.instance_aid)
+            )));
+        }
+        self.store.put_catalogue(entry).await
+    }
+
+    // ---- lookups with authorization ----
+
+    async fn se_for_msi(&self, msi: &str) -> Result<Se> {
+        check_id("msi", msi)?;
+        self.store.se_by_msi(msi).await?.ok_or(TsmError::UnknownMsi)
+    }
+
+    /// The SP's SDs on an SE (SP SDs and third-party SDs it owns).
+    async fn own_sds(&self, sp: &Sp, se_id: &str) -> Result<Vec<SecurityDomain>> {
+        Ok(self
+            .store
+            .sds(se_id)
+            .await?
+            .into_iter()
+            .filter(|sd| sd.sp_id.as_deref() == Some(sp.id.as_str()))
+            .collect())
+    }
+
+    // ---- the SP API, typed ----
+
+    pub async fn get_se_identifier(
+        &self,
+        _sp: &Sp,
+        req: GetSeIdentifierRequest,
+    ) -> Result<GetSeIdentifierResponse> {
+        let se = self.se_for_msi(&req.msi).await?;
+        Ok(GetSeIdentifierResponse { se_id: se.se_id })
+    }
+
+    pub async fn get_se_data(&self, sp: &Sp, req: GetSeDataRequest) -> Result<SeData> {
+        let se = self.se_for_msi(&req.msi).await?;
+        if se.se_id != req.se_id {
+            return Err(TsmError::UnknownSe);
+        }
+        let mno = self
+            .store
+            .get_mno(&se.mno_id)
+            .await?
+            .ok_or_else(|| TsmError::Internal("SE's MNO is missing".into()))?;
+        let sds = self.own_sds(sp, &se.se_id).await?;
+        Ok(SeData {
+            se_id: se.se_id,
+            mno_id: mno.id,
+            mno_name: mno.name,
+            sp_security_domains: sds
+                .iter()
+                .map(|sd| SpSdData {
+                    aid: hex::encode_upper(&sd.aid),
+                    master_key_index: sd.kvn,
+                    keys_rotated: sd.rotated,
+                })
+                .collect(),
+            profile_id: se.profile_id,
+            se_type: se.se_type,
+            gp_version: se.gp_version,
+            jc_version: se.jc_version,
+            certification_level: se.cert_level,
+            certification_expiry: se.cert_expiry,
+        })
+    }
+
+    pub async fn manage_communication(
+        &self,
+        sp: &Sp,
+        req: ManageCommunicationRequest,
+    ) -> Result<ManageCommunicationResponse> {
+        match req.action {
+            CommunicationAction::Start => self.start_conversation(sp, req).await,
+            CommunicationAction::End => self.end_conversation(sp, req).await,
+        }
+    }
+
+    async fn start_conversation(
+        &self,
+        sp: &Sp,
+        req: ManageCommunicationRequest,
+    ) -> Result<ManageCommunicationResponse> {
+        let (Some(se_id), Some(msi)) = (req.se_id.as_deref(), req.msi.as_deref()) else {
+            return Err(TsmError::invalid("seId/msi", "start needs seId and msi"));
+        };
+        let se = self.se_for_msi(msi).await?;
+        if se.se_id != se_id {
+            return Err(TsmError::UnknownSe);
+        }
+        let sds = self.own_sds(sp, &se.se_id).await?;
+        let sd = match req.sd_aid.as_deref() {
+            Some(a) => {
+                let aid = parse_hex("sdAid", a)?;
+                sds.into_iter().find(|sd| sd.aid == aid)
+            }
+            None => sds.into_iter().find(|sd| sd.kind == SdKind::SpSd),
+        }
+        .ok_or(TsmError::UnknownSd)?;
+        let mno = self
+            .store
+            .get_mno(&se.mno_id)
+            .await?
+            .ok_or_else(|| TsmError::Internal("SE's MNO is missing".into()))?;
+        let now = self.now();
+        let duration = self.cfg.conversation_duration;
+        let id = random_id(&mut *(self.rng)());
+        let conv = Conversation {
+            id: id.clone(),
+            sp_id: sp.id.clone(),
+            se_id: se.se_id.clone(),
+            sd_aid: sd.aid,
+            opened_at: now,
+            expires_at: now + duration.as_millis() as i64,
+            max_scripts: self.cfg.max_scripts,
+            max_script_bytes: self.cfg.max_script_bytes,
+            scripts_used: 0,
+            ended: None,
+        };
+        self.store.open_conversation(conv.clone()).await?;
+        Ok(ManageCommunicationResponse {
+            conversation_id: id,
+            bearer: if se.link.is_empty() {
+                mno.bearer
+            } else {
+                crate::model::Bearer::Direct
+            },
+            max_scripts: conv.max_scripts,
+            max_script_size: conv.max_script_bytes,
+            script_format: "APDU-LIST-HEX".into(),
+            duration_seconds: duration.as_secs() as u32,
+            expires_at: conv.expires_at,
+            state: "OPEN".into(),
+        })
+    }
+
+    /// The SP's conversation, or [`TsmError::NoConversation`] (also for another SP's).
+    async fn own_conversation(&self, sp: &Sp, id: &str) -> Result<Conversation> {
+        check_id("conversationId", id)?;
+        match self.store.conversation(id).await? {
+            Some(c) if c.sp_id == sp.id => Ok(c),
+            _ => Err(TsmError::NoConversation),
+        }
+    }
+
+    async fn end_conversation(
+        &self,
+        sp: &Sp,
+        req: ManageCommunicationRequest,
+    ) -> Result<ManageCommunicationResponse> {
+        let id = req
+            .conversation_id
+            .as_deref()
+            .ok_or_else(|| TsmError::invalid("conversationId", "end needs conversationId"))?;
+        let status = req.status.as_deref().unwrap_or("success");
+        if status.is_empty() || status.len() > 64 {
+            return Err(TsmError::invalid("status", "1 to 64 characters"));
+        }
+        let conv = self.own_conversation(sp, id).await?;
+        self.store.end_conversation(id, status).await?;
+        Ok(ManageCommunicationResponse {
+            conversation_id: conv.id,
+            bearer: crate::model::Bearer::Direct,
+            max_scripts: conv.max_scripts,
+            max_script_size: conv.max_script_bytes,
+            script_format: "APDU-LIST-HEX".into(),
+            duration_seconds: ((conv.expires_at - conv.opened_at) / 1000) as u32,
+            expires_at: conv.expires_at,
+            state: "ENDED".into(),
+        })
+    }
+
+    pub async fn process_script(
+        &self,
+        sp: &Sp,
+        req: ProcessScriptRequest,
+    ) -> Result<ProcessScriptResponse> {
+        let conv = self.own_conversation(sp, &req.conversation_id).await?;
+        if conv.ended.is_some() {
+            return Err(TsmError::ConversationEnded);
+        }
+        if self.now() >= conv.expires_at {
+            return Err(TsmError::ConversationExpired);
+        }
+        if req.commands.is_empty() {
+            return Err(TsmError::invalid("commands", "at least one command"));
+        }
+        if req.commands.len() > self.cfg.max_script_commands {
+            return Err(TsmError::ScriptLimit(format!(
+                "{} commands (at most {})",
+                req.commands.len(),
+                self.cfg.max_script_commands
+            )));
+        }
+        let mut commands = Vec::with_capacity(req.commands.len());
+        let mut size = 0usize;
+        for c in &req.commands {
+            let bytes = parse_hex("commands", c)?;
+            size += bytes.len();
+            commands.push(
+                Command::parse(&bytes).map_err(|e| {
+                    TsmError::invalid("commands", format!("not a command APDU: {e}"))
+                })?,
+            );
+        }
+        if size > conv.max_script_bytes as usize {
+            return Err(TsmError::ScriptLimit(format!(
+                "script of {size} bytes (at most {})",
+                conv.max_script_bytes
+            )));
+        }
+        let sd = self
+            .own_sds(sp, &conv.se_id)
+            .await?
+            .into_iter()
+            .find(|sd| sd.aid == conv.sd_aid)
+            .ok_or(TsmError::UnknownSd)?;
+        let access = self.sd_access(&sd)?;
+        if access.is_none() && !req.pre_protected {
+            return Err(TsmError::KeysRotated);
+        }
+        let se = self
+            .store
+            .get_se(&conv.se_id)
+            .await?
+            .ok_or(TsmError::UnknownSe)?;
+        let lock = self.se_lock(&se.se_id);
+        let _guard = lock.lock().await;
+        let counted = self
+            .store
+            .count_script(&conv.id)
+            .await?
+            .ok_or_else(|| TsmError::ScriptLimit(format!("{} scripts", conv.max_scripts)))?;
+        let first = counted.scripts_used == 1;
+        let connector = self.connector.clone();
+        let rng = self.rng.clone();
+        let ctx = AuditContext {
+            se_id: se.se_id.clone(),
+            sp_id: Some(sp.id.clone()),
+            conversation_id: Some(conv.id.clone()),
+            operation: "ProcessScript".into(),
+            now: self.now(),
+        };
+        let pre_protected = req.pre_protected;
+        let sd_aid = sd.aid.clone();
+        let (result, audit) = tokio::task::spawn_blocking(move || {
+            let Some(mut transport) = connector.connect(&se)? else {
+                return Err(TsmError::Unreachable(format!(
+                    "SE {} is not connected",
+                    se.se_id
+                )));
+            };
+            let mut rec = Recorder::new(&mut *transport, ctx);
+            let target = match (&access, pre_protected) {
+                (Some(a), false) => ScriptTarget::Keys(a),
+                _ => ScriptTarget::PreProtected {
+                    aid: &sd_aid,
+                    select: first,
+                },
+            };
+            let r = engine::process_script(&mut rec, target, &commands, &mut *rng());
+            Ok((r, rec.into_entries()))
+        })
+        .await
+        .map_err(|e| TsmError::Internal(format!("card task: {e}")))??;
+        self.store.append_audit(audit).await?;
+        result
+    }
+
+    /// GetServiceState.
+    pub async fn service_state(&self, sp: &Sp, req: ServiceRequest) -> Result<ServiceStatus> {
+        check_service_request(&req)?;
+        let se = self.se_for_msi(&req.msi).await?;
+        let inst = self
+            .store
+            .instance(&se.se_id, &sp.id, &req.service_id, &req.service_qualifier)
+            .await?
+            .ok_or(TsmError::UnknownService)?;
+        Ok(status_of(&inst, None))
+    }
+
+    /// PrePersonalize, ActivateService, LockService, UnlockService, RenewService,
+    /// DeleteService. `Ok((202, status))` when the request waits in the SE's queue.
+    pub async fn service_operation(
+        &self,
+        sp: &Sp,
+        op: Operation,
+        req: ServiceRequest,
+    ) -> Result<(u16, ServiceStatus)> {
+        check_service_request(&req)?;
+        let se = self.se_for_msi(&req.msi).await?;
+        // Validates the request against the catalogue and the state now, so an SP learns of
+        // a bad request at once even when the SE is offline.
+        let current = self
+            .store
+            .instance(&se.se_id, &sp.id, &req.service_id, &req.service_qualifier)
+            .await?;
+        // Behind queued requests (or a queued PrePersonalize) the state is checked at delivery.
+        let behind_queue = current
+            .as_ref()
+            .is_some_and(|i| i.state == ServiceState::Queued)
+            || !self.store.pending(&se.se_id).await?.is_empty();
+        if behind_queue {
+            self.store
+                .catalogue(&sp.id, &req.service_id, None)
+                .await?
+                .ok_or(TsmError::UnknownService)?;
+        } else {
+            self.catalogue_entry(sp, op, &req, current.as_ref()).await?;
+        }
+        let lock = self.se_lock(&se.se_id);
+        let _guard = lock.lock().await;
+        self.deliver_pending_locked(&se).await?;
+        let has_queue = !self.store.pending(&se.se_id).await?.is_empty();
+        if !has_queue {
+            match self.run_flow(&se, sp, op, &req).await {
+                Err(TsmError::Unreachable(_)) => {}
+                other => return other.map(|s| (200, s)),
+            }
+        }
+        self.enqueue(&se, sp, op, &req, current).await
+    }
+
+    async fn catalogue_entry(
+        &self,
+        sp: &Sp,
+        op: Operation,
+        req: &ServiceRequest,
+        current: Option<&ServiceInstance>,
+    ) -> Result<CatalogueEntry> {
+        check_transition(op, current.map(|i| i.state))?;
+        let version = match (op, current) {
+            (Operation::PrePersonalize | Operation::RenewService, _) => req.version.as_deref(),
+            (_, Some(i)) => Some(i.version.as_str()),
+            (_, None) => None,
+        };
+        self.store
+            .catalogue(&sp.id, &req.service_id, version)
+            .await?
+            .ok_or(TsmError::UnknownService)
+    }
+
+    async fn enqueue(
+        &self,
+        se: &Se,
+        sp: &Sp,
+        op: Operation,
+        req: &ServiceRequest,
+        current: Option<ServiceInstance>,
+    ) -> Result<(u16, ServiceStatus)> {
+        let id = self
+            .store
+            .enqueue(QueuedRequest {
+                id: 0,
+                se_id: se.se_id.clone(),
+                sp_id: sp.id.clone(),
+                operation: op,
+                body: to_json(req),
+                state: QueueState::Pending,
+                result: None,
+                created_at: self.now(),
+            })
+            .await?;
+        let inst = match current {
+            Some(i) => i,
+            None => {
+                // PrePersonalize of a new service: visible as QUEUED until delivered.
+                let entry = self.catalogue_entry(sp, op, req, None).await?;
+                let inst = ServiceInstance {
+                    se_id: se.se_id.clone(),
+                    sp_id: sp.id.clone(),
+                    service_id: req.service_id.clone(),
+                    qualifier: req.service_qualifier.clone(),
+                    version: entry.version.clone(),
+                    instance_aid: entry.instance_aid.clone(),
+                    ssd_aid: ssd_aid_for(&sp.id),
+                    state: ServiceState::Queued,
+                    detail: "[]".into(),
+                    updated_at: self.now(),
+                };
+                self.store
+                    .commit_flow(FlowOutcome {
+                        instance: Some(inst.clone()),
+                        ..FlowOutcome::default()
+                    })
+                    .await?;
+                inst
+            }
+        };
+        Ok((202, status_of(&inst, Some(id))))
+    }
+
+    /// Deliver an SE's queued requests, oldest first (after it reconnected). Stops when the SE
+    /// is unreachable again. Returns how many were delivered.
+    pub async fn deliver_pending(&self, se_id: &str) -> Result<usize> {
+        let se = self.store.get_se(se_id).await?.ok_or(TsmError::UnknownSe)?;
+        let lock = self.se_lock(se_id);
+        let _guard = lock.lock().await;
+        self.deliver_pending_locked(&se).await
+    }
+
+    /// [`Self::deliver_pending`] for every SE with a queue.
+    pub async fn deliver_all_pending(&self) -> Result<usize> {
+        let mut n = 0;
+        for se in self.store.list_ses().await? {
+            if !self.store.pending(&se.se_id).await?.is_empty() {
+                n += self.deliver_pending(&se.se_id).await?;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn deliver_pending_locked(&self, se: &Se) -> Result<usize> {
+        let mut delivered = 0;
+        for q in self.store.pending(&se.se_id).await? {
+            let sp = self
+                .store
+                .get_sp(&q.sp_id)
+                .await?
+                .ok_or_else(|| TsmError::Internal("queued request of an unknown SP".into()))?;
+            let req: ServiceRequest = serde_json::from_str(&q.body)
+                .map_err(|e| TsmError::Internal(format!("queued request: {e}")))?;
+            let (state, result) = match self.run_flow(se, &sp, q.operation, &req).await {
+                Err(TsmError::Unreachable(_)) => break,
+                Ok(s) => (QueueState::Done, to_json(&s)),
+                Err(e) => (QueueState::Failed, error_json(&e)),
+            };
+            self.store.finish_queued(q.id, state, result).await?;
+            delivered += 1;
+        }
+        Ok(delivered)
+    }
+
+    /// Load what a flow needs, run it on the card, record its outcome.
+    async fn run_flow(
+        &self,
+        se: &Se,
+        sp: &Sp,
+        op: Operation,
+        req: &ServiceRequest,
+    ) -> Result<ServiceStatus> {
+        let instance = self
+            .store
+            .instance(&se.se_id, &sp.id, &req.service_id, &req.service_qualifier)
+            .await?;
+        let current = instance
+            .as_ref()
+            .filter(|i| i.state != ServiceState::Queued);
+        check_transition(op, current.map(|i| i.state))?;
+        let service = self.catalogue_entry(sp, op, req, current).await?;
+        let old_service = match (op, current) {
+            (Operation::RenewService, Some(i)) => Some(
+                self.store
+                    .catalogue(&sp.id, &req.service_id, Some(&i.version))
+                    .await?
+                    .ok_or(TsmError::UnknownService)?,
+            ),
+            _ => None,
+        };
+        let sds = self.store.sds(&se.se_id).await?;
+        let manager_sd = sds
+            .iter()
+            .filter(|sd| matches!(sd.kind, SdKind::CentralSd | SdKind::Isd) && !sd.rotated)
+            .min_by_key(|sd| if sd.kind == SdKind::CentralSd { 0 } else { 1 })
+            .ok_or_else(|| TsmError::Internal("no manager SD with keys for this SE".into()))?;
+        let manager = self
+            .sd_access(manager_sd)?
+            .ok_or_else(|| TsmError::Internal("no manager SD keys for this SE".into()))?;
+        let ssd_aid = current.map_or_else(|| ssd_aid_for(&sp.id), |i| i.ssd_aid.clone());
+        let ssd = sds.into_iter().find(|sd| sd.aid == ssd_aid);
+        let ssd_initial_keys = match &se.ssd_initial_keys {
+            Some(b) => Some(self.open_blob(&initial_keys_aad(&se.se_id), b)?),
+            None => None,
+        };
+        let input = FlowInput {
+            se: se.clone(),
+            op,
+            sp_id: sp.id.clone(),
+            req: req.clone(),
+            manager,
+            instance: current.cloned(),
+            ssd,
+            service,
+            old_service,
+            ssd_initial_keys,
+            had_row: instance.is_some(),
+        };
+        if op == Operation::RenewService {
+            // RenewService step 1: state RENEWING, recorded before touching the SE.
+            if let Some(mut i) = input.instance.clone() {
+                i.state = ServiceState::Renewing;
+                i.updated_at = self.now();
+                self.store
+                    .commit_flow(FlowOutcome {
+                        instance: Some(i),
+                        ..FlowOutcome::default()
+                    })
+                    .await?;
+            }
+        }
+        let connector = self.connector.clone();
+        let rng = self.rng.clone();
+        let now = self.now();
+        let keys = self.keys.clone();
+        let (outcome, result) = tokio::task::spawn_blocking(move || {
+            let Some(mut transport) = connector.connect(&input.se)? else {
+                return Err(TsmError::Unreachable(format!(
+                    "SE {} is not connected",
+                    input.se.se_id
+                )));
+            };
+            Ok(execute(&input, &mut *transport, &*keys, &mut *rng(), now))
+        })
+        .await
+        .map_err(|e| TsmError::Internal(format!("card task: {e}")))??;
+        self.store.commit_flow(outcome).await?;
+        result
+    }
+
+    // ---- JSON dispatch (the HTTP layer's entry point) ----
+
+    /// Handle one API request: `operation` is the path's last segment (e.g. "PrePersonalize"),
+    /// `body` the raw JSON. Returns the HTTP status and the JSON body. Mutating operations
+    /// with an `idempotency_key` are executed once; a replay returns the stored answer.
+    pub async fn handle(
+        &self,
+        sp: &Sp,
+        operation: &str,
+        body: &[u8],
+        idempotency_key: Option<&str>,
+    ) -> (u16, String) {
+        let mutating = operation != "GetSEIdentifier"
+            && operation != "GetSEData"
+            && operation != "GetServiceState";
+        let Some(key) = idempotency_key.filter(|_| mutating) else {
+            return self.dispatch(sp, operation, body).await;
+        };
+        if let Err(e) = check_id("Idempotency-Key", key) {
+            return (e.http_status(), error_json(&e));
+        }
+        let mut h = Sha256::new();
+        h.update(operation.as_bytes());
+        h.update([0]);
+        h.update(body);
+        let hash: [u8; 32] = h.finalize().into();
+        match self
+            .store
+            .idempotency_begin(&sp.id, key, hash, self.now())
+            .await
+        {
+            Ok(IdempotencyBegin::New) => {}
+            Ok(IdempotencyBegin::Replay(status, body)) => return (status, body),
+            Ok(IdempotencyBegin::InProgress) => {
+                let e = TsmError::IdempotencyInProgress;
+                return (e.http_status(), error_json(&e));
+            }
+            Ok(IdempotencyBegin::Conflict) => {
+                let e = TsmError::IdempotencyConflict;
+                return (e.http_status(), error_json(&e));
+            }
+            Err(e) => return (e.http_status(), error_json(&e)),
+        }
+        let (status, out) = self.dispatch(sp, operation, body).await;
+        // A request rejected before it changed anything may be retried with the same key.
+        let stored =
+            if status == 400 || status == 413 || status == 503 || status >= 500 && status != 502 {
+                self.store.idempotency_abandon(&sp.id, key).await
+            } else {
+                self.store
+                    .idempotency_finish(&sp.id, key, status, out.clone())
+                    .await
+            };
+        match stored {
+            Ok(()) => (status, out),
+            Err(e) => (e.http_status(), error_json(&e)),
+        }
+    }
+
+    async fn dispatch(&self, sp: &Sp, operation: &str, body: &[u8]) -> (u16, String) {
+        let r: Result<(u16, String)> = async {
+            let ok = |v: String| Ok((200, v));
+            match operation {
+                "GetSEIdentifier" => ok(to_json(
+                    &self.get_se_identifier(sp, parse_body(body)?).await?,
+                )),
+                "GetSEData" => ok(to_json(&self.get_se_data(sp, parse_body(body)?).await?)),
+                "ManageCommunication" => ok(to_json(
+                    &self.manage_communication(sp, parse_body(body)?).await?,
+                )),
+                "ProcessScript" => ok(to_json(&self.process_script(sp, parse_body(body)?).await?)),
+                "GetServiceState" => ok(to_json(&self.service_state(sp, parse_body(body)?).await?)),
+                other => match Operation::parse(other) {
+                    Some(op) => {
+                        let (status, s) = self.service_operation(sp, op, parse_body(body)?).await?;
+                        Ok((status, to_json(&s)))
+                    }
+                    None => Err(TsmError::invalid(
+                        "operation",
+                        format!("unknown operation {other}"),
+                    )),
+                },
+            }
+        }
+        .await;
+        r.unwrap_or_else(|e| (e.http_status(), error_json(&e)))
+    }
+}
+
+fn check_service_request(req: &ServiceRequest) -> Result<()> {
+    check_id("msi", &req.msi)?;
+    check_id("serviceId", &req.service_id)?;
+    check_id("serviceQualifier", &req.service_qualifier)?;
+    if let Some(v) = &req.version {
+        check_id("version", v)?;
+    }
+    Ok(())
+}
+
+/// Fresh temporary SSD keys of the same kind as the SE's initial ones.
+fn temporary_keys(initial: &KeySetRecord, rng: &mut dyn CryptoRng) -> KeySetRecord {
+    let n = initial.enc.len();
+    let mut key = || {
+        let mut k = Zeroizing::new(vec![0u8; n]);
+        rng.fill_bytes(&mut k);
+        k
+    };
+    KeySetRecord {
+        scp: initial.scp,
+        kvn: initial.kvn,
+        enc: key(),
+        mac: key(),
+        dek: key(),
+    }
+}
+
+/// Run one flow on the card (blocking thread) and turn its report into the changes to store.
+fn execute(
+    input: &FlowInput,
+    transport: &mut dyn CardTransport,
+    keys: &dyn KeyStore,
+    rng: &mut dyn CryptoRng,
+    now: UnixMillis,
+) -> (FlowOutcome, Result<ServiceStatus>) {
+    let ctx = AuditContext {
+        se_id: input.se.se_id.clone(),
+        sp_id: Some(input.sp_id.clone()),
+        conversation_id: None,
+        operation: input.op.as_str().into(),
+        now,
+    };
+    let mut rec = Recorder::new(transport, ctx);
+    let mut outcome = FlowOutcome::default();
+    let service = &input.service;
+    let ssd_aid = input
+        .instance
+        .as_ref()
+        .map_or_else(|| ssd_aid_for(&input.sp_id), |i| i.ssd_aid.clone());
+    let instance_aid = input
+        .instance
+        .as_ref()
+        .map_or_else(|| service.instance_aid.clone(), |i| i.instance_aid.clone());
+    let m = &input.manager;
+    let (report, done_state, version): (FlowReport, ServiceState, &str) = match input.op {
+        Operation::PrePersonalize => {
+            let Some(initial) = &input.ssd_initial_keys else {
+                let e = TsmError::Internal("the SE has no SSD initial key set".into());
+                return (outcome, Err(e));
+            };
+            let temp = temporary_keys(initial, rng);
+            let create_ssd = input.ssd.is_none();
+            let plan = PrePersonalization {
+                manager: m,
+                ssd_aid: &ssd_aid,
+                create_ssd,
+                ssd_initial_keys: initial,
+                ssd_keys: &temp,
+                service,
+            };
+            let r = engine::pre_personalize(&mut rec, &plan, rng);
+            if r.ssd_created {
+                match keys.seal(&key_aad(&input.se.se_id, &ssd_aid), &temp.encode(), rng) {
+                    Ok(blob) => outcome.put_sds.push(SecurityDomain {
+                        se_id: input.se.se_id.clone(),
+                        aid: ssd_aid.clone(),
+                        kind: SdKind::SpSd,
+                        sp_id: Some(input.sp_id.clone()),
+                        keys: Some(blob),
+                        kvn: temp.kvn,
+                        rotated: false,
+                    }),
+                    Err(e) => {
+                        let e = TsmError::Internal(format!("seal: {e}"));
+                        return (outcome, Err(e));
+                    }
+                }
+            }
+            (r, ServiceState::Installed, &service.version)
+        }
+        Operation::ActivateService => (
+            engine::activate(&mut rec, m, &instance_aid, rng),
+            ServiceState::Active,
+            &service.version,
+        ),
+        Operation::LockService => (
+            engine::set_locked(&mut rec, m, &instance_aid, true, rng),
+            ServiceState::Locked,
+            &service.version,
+        ),
+        Operation::UnlockService => (
+            engine::set_locked(&mut rec, m, &instance_aid, false, rng),
+            ServiceState::Active,
+            &service.version,
+        ),
+        Operation::RenewService => {
+            let Some(old) = &input.old_service else {
+                return (outcome, Err(TsmError::UnknownService));
+            };
+            let r = engine::renew(&mut rec, m, &ssd_aid, old, service, rng);
+            let v = if r.compensated {
+                &old.version
+            } else {
+                &service.version
+            };
+            (r, ServiceState::Installed, v)
+        }
+        Operation::DeleteService => (
+            engine::delete_service(&mut rec, m, &instance_aid, rng),
+            ServiceState::Deleted,
+            &service.version,
+        ),
+    };
+    outcome.audit = rec.into_entries();
+    let eligibility_only = matches!(report.error, Some(TsmError::NotEligible(_)))
+        && report
+            .steps
+            .iter()
+            .all(|s| s.name == "eligibility" || s.outcome == "skipped");
+    let state = match (&report.error, input.op) {
+        (None, _) => done_state,
+        (Some(_), Operation::RenewService) if report.compensated => ServiceState::Installed,
+        // Nothing was sent beyond the checks, or the flow undid its own work: the service is
+        // as before (a new one stays absent, unless it was queued).
+        (Some(_), Operation::PrePersonalize)
+            if !input.had_row
+                && (eligibility_only || (!report.ssd_created && report.remaining.is_empty())) =>
+        {
+            ServiceState::Deleted
+        }
+        (
+            Some(TsmError::Se { .. }),
+            Operation::LockService | Operation::UnlockService | Operation::ActivateService,
+        ) => input
+            .instance
+            .as_ref()
+            .map_or(ServiceState::Failed, |i| i.state),
+        (Some(_), _) => ServiceState::Failed,
+    };
+    let keep_absent =
+        !input.had_row && state == ServiceState::Deleted && input.op == Operation::PrePersonalize;
+    let inst = ServiceInstance {
+        se_id: input.se.se_id.clone(),
+        sp_id: input.sp_id.clone(),
+        service_id: input.req.service_id.clone(),
+        qualifier: input.req.service_qualifier.clone(),
+        version: version.to_string(),
+        instance_aid: if input.op == Operation::RenewService
+            && !report.compensated
+            && report.error.is_none()
+        {
+            service.instance_aid.clone()
+        } else {
+            instance_aid
+        },
+        ssd_aid,
+        state,
+        detail: to_json(&report.steps),
+        updated_at: now,
+    };
+    if !keep_absent {
+        outcome.instance = Some(inst.clone());
+    }
+    let result = match report.error {
+        None => Ok(status_of(&inst, None)),
+        Some(e) => Err(e),
+    };
+    (outcome, result)
+}
