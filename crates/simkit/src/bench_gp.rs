@@ -274,14 +274,22 @@ fn measure(
 /// A host session and a card session that agree, made by a handshake between the two halves
 /// of the `gp` crate (GP CS v2.3.1 Annex E.5, Amd D §7.1), no card around them.
 fn session_pair(cfg: &Config) -> Result<(Session, Session)> {
+    session_pair_with(&cfg.key_set()?, cfg.scp, cfg.level)
+}
+
+/// [`session_pair`] for any key set, protocol and security level.
+pub(crate) fn session_pair_with(
+    keys: &KeySet,
+    scp: Scp,
+    level: SecurityLevel,
+) -> Result<(Session, Session)> {
     let mut rng = crate::os_rng();
-    let keys = cfg.key_set()?;
     let mut host = HostHandshake::random(keys.clone(), false, &mut rng)?;
-    if let Scp::Scp02(p) = cfg.scp {
+    if let Scp::Scp02(p) = scp {
         host = host.scp02_i(p.0)?;
     }
     let req = InitializeUpdate::parse(&host.initialize_update())?;
-    let mut counter = if cfg.is_scp02() {
+    let mut counter = if matches!(scp, Scp::Scp02(_)) {
         SequenceCounter::scp02(1)
     } else {
         SequenceCounter::scp03(0)?
@@ -289,17 +297,17 @@ fn session_pair(cfg: &Config) -> Result<(Session, Session)> {
     let config = CardConfig {
         aid: ISD_AID.to_vec(),
         kdd: card::gp::GpConfig::default().kdd,
-        scp: cfg.scp,
+        scp,
     };
     let (card_hs, iu) =
-        CardHandshake::initialize_update(&req, &keys, &mut counter, &config, &mut rng)?;
-    let (host_session, ext_auth, _) = host.authenticate(&iu, cfg.level)?;
+        CardHandshake::initialize_update(&req, keys, &mut counter, &config, &mut rng)?;
+    let (host_session, ext_auth, _) = host.authenticate(&iu, level)?;
     let (card_session, _) = card_hs.external_authenticate(&ext_auth, &mut counter)?;
     Ok((host_session, card_session))
 }
 
 /// One APDU's unavoidable cryptography: host wrap, card unwrap, card wrap, host unwrap.
-fn floor_once(
+pub(crate) fn floor_once(
     host: &mut Session,
     card: &mut Session,
     cmd: &Command,

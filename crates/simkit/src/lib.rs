@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_apdu;
 pub mod bench_gp;
 pub mod bench_ota;
+pub mod bench_tsm;
 pub mod card_cmd;
 pub mod card_file;
 pub mod card_serve;
@@ -24,6 +25,10 @@ pub mod metrics;
 pub mod outbox;
 pub mod serve;
 pub mod server_pki;
+
+// Central TSM composition (`simkit tsm`).
+pub mod tsm_cmd;
+pub mod tsm_http;
 
 /// Seconds since the Unix epoch, the clock every sans-I/O crate receives from here.
 pub fn unix_now() -> u64 {

@@ -1,7 +1,7 @@
 //! `simkit`: one binary for the whole system. Protocol logic lives in the library crates; this
 //! crate is the edge: CLI, files, sockets, databases and the clock.
 
-use simkit::{card_cmd, demo, gp_cmd, inventory, lpa_cmd, ota_cmd, pki_cmd, serve};
+use simkit::{card_cmd, demo, gp_cmd, inventory, lpa_cmd, ota_cmd, pki_cmd, serve, tsm_cmd};
 
 use std::process::ExitCode;
 
@@ -43,6 +43,9 @@ enum Command {
     Smdp(inventory::SmdpCommand),
     /// OTA server (SCP80 over SMS-PP/SMPP): cards and key sets, catalogue, campaigns, HTTP API.
     Ota(ota_cmd::OtaArgs),
+    /// Central TSM: operators, service providers, secure elements, the service catalogue, the
+    /// audit log, and the SP API over mutual TLS.
+    Tsm(tsm_cmd::TsmArgs),
     /// Benchmarks: complete eSIM downloads against an SM-DP+ over loopback HTTP(S); APDUs per
     /// second through each card path.
     #[command(subcommand)]
@@ -60,6 +63,9 @@ enum BenchCommand {
     /// OTA secured packets per second (AES, 3DES) and campaign cards per second, beside their
     /// crypto floor.
     Ota(simkit::bench_ota::OtaBenchArgs),
+    /// Central TSM: API requests per second and ProcessScript round trips per second (with
+    /// the SCP03 floor of a script).
+    Tsm(simkit::bench_tsm::TsmBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,10 +92,12 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::cli(args),
         Command::Smdp(cmd) => inventory::run(cmd, cli.json),
         Command::Ota(args) => ota_cmd::run(args, cli.json),
+        Command::Tsm(args) => tsm_cmd::run(args, cli.json),
         Command::Bench(BenchCommand::Download(cmd)) => simkit::bench::run(cmd, cli.json),
         Command::Bench(BenchCommand::Apdu(args)) => simkit::bench_apdu::run(args, cli.json),
         Command::Bench(BenchCommand::Gp(args)) => simkit::bench_gp::run(args, cli.json),
         Command::Bench(BenchCommand::Ota(args)) => simkit::bench_ota::run(args, cli.json),
+        Command::Bench(BenchCommand::Tsm(args)) => simkit::bench_tsm::run(args, cli.json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -55,6 +55,12 @@ pub enum PkiCommand {
         /// `es2.client_ca`.
         #[arg(long)]
         operator: Option<String>,
+        /// Also mint a TSM service provider CA (sp-ca.pem, reused if present) and a TLS client
+        /// certificate for this SP (sp-<ID>.pem / .key.pem, subject CN = ID); repeat for several.
+        /// Give `sp-ca.pem` to `simkit tsm serve --sp-ca` and register the SP with
+        /// `simkit tsm sp add --cert-subject ID`.
+        #[arg(long = "sp", value_name = "ID")]
+        sps: Vec<String>,
     },
 }
 
@@ -69,6 +75,7 @@ pub fn run(cmd: PkiCommand, json: bool) -> Result<()> {
             ci_cert,
             ci_key,
             operator,
+            sps,
         } => {
             let mut cfg = TestPkiConfig::new(curve.into(), crate::unix_now().saturating_sub(3600));
             cfg.eid = eid;
@@ -97,6 +104,10 @@ pub fn run(cmd: PkiCommand, json: bool) -> Result<()> {
                 Some(id) => Some(crate::server_pki::mint_operator(&out, id)?),
                 None => None,
             };
+            let sp_files = sps
+                .iter()
+                .map(|id| Ok((id, crate::server_pki::mint_sp(&out, id)?)))
+                .collect::<Result<Vec<_>>>()?;
             if json {
                 let mut v = serde_json::json!({
                     "dir": out,
@@ -112,6 +123,19 @@ pub fn run(cmd: PkiCommand, json: bool) -> Result<()> {
                         "clientCert": f.client_cert,
                         "clientKey": f.client_key,
                     });
+                }
+                if !sp_files.is_empty() {
+                    v["sps"] = sp_files
+                        .iter()
+                        .map(|(id, f)| {
+                            serde_json::json!({
+                                "id": id,
+                                "caCert": f.ca_cert,
+                                "clientCert": f.client_cert,
+                                "clientKey": f.client_key,
+                            })
+                        })
+                        .collect();
                 }
                 println!("{v}");
             } else {
@@ -129,6 +153,13 @@ pub fn run(cmd: PkiCommand, json: bool) -> Result<()> {
                 if let (Some(f), Some(id)) = (&operator_files, &operator) {
                     println!(
                         "  Operator {id}: client cert {} (CA {})",
+                        f.client_cert.display(),
+                        f.ca_cert.display()
+                    );
+                }
+                for (id, f) in &sp_files {
+                    println!(
+                        "  SP {id}: client cert {} (CA {})",
                         f.client_cert.display(),
                         f.ca_cert.display()
                     );

@@ -180,13 +180,27 @@ pub struct OperatorFiles {
 /// ES2+ is mutually authenticated with a PKI of the parties' choice). An existing CA in `dir`
 /// (`operator-ca.pem` + `operator-ca.key.pem`) is reused, so several Operators can share one.
 pub fn mint_operator(dir: &Path, operator_id: &str) -> Result<OperatorFiles> {
+    mint_client(dir, "operator", "simkit test Operator CA", operator_id)
+}
+
+/// Mints a test service provider CA (P-256) and, under it, a TLS client certificate whose
+/// subject CN is `sp_id`: the certificate an SP presents to the TSM's SP API (`simkit tsm
+/// serve --sp-ca sp-ca.pem`; register the SP with `--cert-subject <sp_id>`). Files:
+/// `sp-ca.pem` / `sp-ca.key.pem` (reused if present), `sp-<ID>.pem` / `sp-<ID>.key.pem`.
+pub fn mint_sp(dir: &Path, sp_id: &str) -> Result<OperatorFiles> {
+    mint_client(dir, "sp", "simkit test SP CA", sp_id)
+}
+
+/// A client CA `<role>-ca.pem` (reused if present) and a client certificate
+/// `<role>-<id>.pem` (leaf then CA) with subject `O=<id>, CN=<id>`.
+fn mint_client(dir: &Path, role: &str, ca_name: &str, id: &str) -> Result<OperatorFiles> {
     use pki::mint::{issue_tls, issue_tls_ca, DnAttr, TlsCertRequest, TlsProfile};
-    if operator_id.is_empty()
-        || !operator_id
+    if id.is_empty()
+        || !id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
     {
-        bail!("operator id {operator_id:?}: use letters, digits, '-', '_' or '.'");
+        bail!("{role} id {id:?}: use letters, digits, '-', '_' or '.'");
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut rng = crate::os_rng();
@@ -194,10 +208,10 @@ pub fn mint_operator(dir: &Path, operator_id: &str) -> Result<OperatorFiles> {
     let not_before = now.saturating_sub(3600);
     let not_after = now.saturating_add(5 * 365 * 86_400);
     let files = OperatorFiles {
-        ca_cert: dir.join("operator-ca.pem"),
-        ca_key: dir.join("operator-ca.key.pem"),
-        client_cert: dir.join(format!("operator-{operator_id}.pem")),
-        client_key: dir.join(format!("operator-{operator_id}.key.pem")),
+        ca_cert: dir.join(format!("{role}-ca.pem")),
+        ca_key: dir.join(format!("{role}-ca.key.pem")),
+        client_cert: dir.join(format!("{role}-{id}.pem")),
+        client_key: dir.join(format!("{role}-{id}.key.pem")),
     };
     let (ca, ca_key) = if files.ca_cert.exists() && files.ca_key.exists() {
         (load_certificate(&files.ca_cert)?, load_key(&files.ca_key)?)
@@ -207,7 +221,7 @@ pub fn mint_operator(dir: &Path, operator_id: &str) -> Result<OperatorFiles> {
             profile: TlsProfile::Ca,
             subject: &[
                 (DnAttr::O, "simkit test"),
-                (DnAttr::CN, "simkit test Operator CA"),
+                (DnAttr::CN, ca_name),
             ],
             serial: &random_serial(&mut rng),
             not_before,
@@ -222,7 +236,7 @@ pub fn mint_operator(dir: &Path, operator_id: &str) -> Result<OperatorFiles> {
     let key = pki::PrivateKey::generate(ca.curve(), &mut rng);
     let req = TlsCertRequest {
         profile: TlsProfile::Client,
-        subject: &[(DnAttr::O, operator_id), (DnAttr::CN, operator_id)],
+        subject: &[(DnAttr::O, id), (DnAttr::CN, id)],
         serial: &random_serial(&mut rng),
         not_before,
         not_after,

@@ -35,6 +35,20 @@ pub fn server_config(
     key_pkcs8: Vec<u8>,
     client_cas: &[Vec<u8>],
 ) -> Result<Arc<rustls::ServerConfig>> {
+    server_config_with(chain, key_pkcs8, client_cas, false)
+}
+
+/// [`server_config`], and with `require_client_cert` a client without a certificate chaining
+/// to `client_cas` fails the handshake (the TSM's SP API: every caller is an SP).
+pub fn server_config_with(
+    chain: Vec<Vec<u8>>,
+    key_pkcs8: Vec<u8>,
+    client_cas: &[Vec<u8>],
+    require_client_cert: bool,
+) -> Result<Arc<rustls::ServerConfig>> {
+    if require_client_cert && client_cas.is_empty() {
+        anyhow::bail!("client certificates required, but no client CA given");
+    }
     // AES-128-GCM with SHA-256 first, and the server's order decides: it is SGP.22's suite
     // (§2.6.6: TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256), and its SHA-256 key schedule costs
     // less than AES-256-GCM-SHA384's SHA-384, which rustls clients list first.
@@ -60,12 +74,15 @@ pub fn server_config(
         for der in client_cas {
             roots
                 .add(CertificateDer::from(der.clone()))
-                .context("ES2+ client CA certificate")?;
+                .context("client CA certificate")?;
         }
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-            .allow_unauthenticated()
-            .build()
-            .context("ES2+ client certificate verifier")?;
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+        let verifier = if require_client_cert {
+            verifier
+        } else {
+            verifier.allow_unauthenticated()
+        };
+        let verifier = verifier.build().context("client certificate verifier")?;
         builder.with_client_cert_verifier(verifier)
     };
     let mut config = builder

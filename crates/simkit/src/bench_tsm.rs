@@ -1,0 +1,429 @@
+//! `simkit bench tsm`: the central TSM's throughput, each figure beside its floor measured in
+//! the same run.
+//!
+//! Setup (not timed): one MNO, one SP, one service; `--ses` virtual secure elements in memory
+//! (the card crate's GP container, reached over SWP as a direct link), each registered with
+//! its ISD keys and pre-personalized through the API (SSD with temporary keys, instance,
+//! extradition). The store is `--database` (default: an SQLite file in a temporary directory;
+//! the issue's figures are on PostgreSQL).
+//!
+//! 1. **API requests per second**: `--requests` GetServiceState calls (authorization, MSI → SE,
+//!    instance lookup, JSON both ways) through `Tsm::handle`, the entry point the HTTPS route
+//!    calls, from `-c` concurrent callers. No cryptography is inherent to this request (the SP
+//!    authenticates once per TLS connection), so its floor is the database round trips alone.
+//! 2. **ProcessScript round trips per second**: `-c` conversations on distinct SEs, each running
+//!    scripts of one command (GET DATA 'E0' of the SP's SSD) until `--scripts` are done. Each
+//!    script is: SELECT of the SSD, an SCP03 handshake with the SSD's keys (C-MAC + C-DEC +
+//!    R-MAC), the wrapped command and its unwrapped answer, and one audit row per APDU. Floor:
+//!    the same handshake and wrap/unwrap on both the host and the card side through the `gp`
+//!    crate alone (no card OS, no store), single-threaded.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use apdu::{CardTransport, Command, Response};
+use card::gp::native::{GENERIC_MODULE_AID, GENERIC_PACKAGE_AID};
+use card::gp::registry::{HexAid, LoadFileRecord};
+use card::routing::GP_ISD_AID;
+use card::{Card, CardIdentity, CardState, Protocol};
+use gp::{KeySet, Scp, SecurityLevel};
+use pki::mint::{TestPki, TestPkiConfig};
+use pki::Curve;
+use serde_json::{json, Value};
+use tsm::model::{Bearer, CatalogueEntry, KeySetRecord, Mno, SdKind, Se, Sp};
+use tsm::service::{SdRegistration, SeConnector, Tsm, TsmConfig};
+use tsm::TsmStore;
+use zeroize::Zeroizing;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TsmBenchArgs {
+    /// Secure elements (at least the concurrency).
+    #[arg(long, default_value_t = 32)]
+    pub ses: usize,
+    /// Concurrent callers.
+    #[arg(short = 'c', long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// GetServiceState requests.
+    #[arg(long, default_value_t = 20_000)]
+    pub requests: usize,
+    /// ProcessScript round trips.
+    #[arg(long, default_value_t = 4_000)]
+    pub scripts: usize,
+    /// `sqlite://...` or `postgres://...` (default: SQLite in a temporary directory).
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+/// The GP test key 40..4F (the virtual card's ISD keys and its SSDs' initial keys).
+const TEST_KEY: [u8; 16] = card::gp::GP_TEST_KEY;
+
+fn test_keys() -> KeySetRecord {
+    KeySetRecord {
+        scp: 3,
+        kvn: card::gp::DEFAULT_KVN,
+        enc: Zeroizing::new(TEST_KEY.to_vec()),
+        mac: Zeroizing::new(TEST_KEY.to_vec()),
+        dek: Zeroizing::new(TEST_KEY.to_vec()),
+    }
+}
+
+/// In-memory virtual cards by link name, over SWP (the interface paired with the GP
+/// container by default).
+#[derive(Default)]
+struct MemoryCards(Mutex<HashMap<String, Arc<Mutex<Card>>>>);
+
+struct OnSwp(Arc<Mutex<Card>>);
+
+impl CardTransport for OnSwp {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, apdu::TransportError> {
+        let mut card = self
+            .0
+            .lock()
+            .map_err(|_| apdu::TransportError::Other("card poisoned".into()))?;
+        Ok(card.process_on(Protocol::SwpTypeA, apdu))
+    }
+}
+
+impl SeConnector for MemoryCards {
+    fn connect(&self, se: &Se) -> tsm::Result<Option<Box<dyn CardTransport + Send>>> {
+        let cards = self
+            .0
+            .lock()
+            .map_err(|_| tsm::TsmError::Internal("card table poisoned".into()))?;
+        Ok(cards
+            .get(&se.link)
+            .map(|c| Box::new(OnSwp(c.clone())) as Box<dyn CardTransport + Send>))
+    }
+}
+
+/// A card with the generic applet package preloaded (associated with the ISD).
+fn new_card(identity: &CardIdentity) -> Card {
+    let mut state = CardState::new();
+    state.gp.load_files.push(LoadFileRecord {
+        aid: GENERIC_PACKAGE_AID.to_vec(),
+        version: vec![1, 0],
+        modules: vec![HexAid(GENERIC_MODULE_AID.to_vec())],
+        associated_sd: GP_ISD_AID.to_vec(),
+        size: 2000,
+        builtin: false,
+    });
+    Card::new(identity.clone(), state, Box::new(crate::os_rng()))
+}
+
+struct Latencies {
+    ns: Vec<u64>,
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Latencies {
+    fn per_second(&self) -> f64 {
+        self.ns.len() as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    fn json(&self) -> Value {
+        let mut s = self.ns.clone();
+        s.sort_unstable();
+        let n = s.len().max(1) as f64;
+        json!({
+            "count": self.ns.len(),
+            "seconds": self.wall.as_secs_f64(),
+            "perSecond": self.per_second(),
+            "p50Ms": crate::bench::percentile_ms(&s, 0.50),
+            "p99Ms": crate::bench::percentile_ms(&s, 0.99),
+            "cpuMsEach": self.cpu.as_secs_f64() * 1e3 / n,
+        })
+    }
+}
+
+/// Runs `total` calls of `f(i)` from `concurrency` tasks; each call's latency.
+async fn drive<F, Fut>(total: usize, concurrency: usize, f: F) -> Result<Latencies>
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let f = Arc::new(f);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let cpu0 = crate::bench::process_cpu_self()?;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let (f, next) = (f.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ns = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<_, anyhow::Error>(ns);
+                }
+                let t = Instant::now();
+                f(worker, i).await?;
+                ns.push(t.elapsed().as_nanos() as u64);
+            }
+        }));
+    }
+    let mut ns = Vec::with_capacity(total);
+    for t in tasks {
+        ns.extend(t.await??);
+    }
+    let wall = start.elapsed();
+    let cpu = crate::bench::process_cpu_self()?.saturating_sub(cpu0);
+    Ok(Latencies { ns, wall, cpu })
+}
+
+/// The floor of one script: an SCP03 handshake (both sides) and one command's wrap/unwrap.
+fn script_floor(n: u32) -> Result<Duration> {
+    let keys = KeySet::aes(card::gp::DEFAULT_KVN, &TEST_KEY, &TEST_KEY, &TEST_KEY)?;
+    let scp = Scp::scp03(0x70)?;
+    let level = SecurityLevel::C_DEC_C_MAC_R_MAC;
+    let cmd = Command::new(0x80, 0xCA, 0x00, 0xE0).le(256);
+    let rsp = Response::parse(&[0xE0, 0x00, 0x90, 0x00])?;
+    let start = Instant::now();
+    for _ in 0..n {
+        let (mut host, mut card) = crate::bench_gp::session_pair_with(&keys, scp, level)?;
+        std::hint::black_box(crate::bench_gp::floor_once(
+            &mut host, &mut card, &cmd, &rsp,
+        )?);
+    }
+    Ok(start.elapsed() / n.max(1))
+}
+
+pub fn run(args: TsmBenchArgs, json_out: bool) -> Result<()> {
+    if args.concurrency == 0 || args.ses < args.concurrency {
+        bail!("--ses must be at least --concurrency (one conversation per SE at a time)");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(bench(&args))?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        render(&report);
+    }
+    Ok(())
+}
+
+async fn bench(args: &TsmBenchArgs) -> Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let url = args
+        .database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("tsm.db").display()));
+    let db = store::Database::connect(&url)
+        .await
+        .context("opening the database")?;
+    let cards = Arc::new(MemoryCards::default());
+    let mut master = [0u8; 32];
+    rand_core::Rng::fill_bytes(&mut crate::os_rng(), &mut master);
+    let keys = Arc::new(seal::SoftwareKeyStore::new(&master)?);
+    let cfg = TsmConfig {
+        max_scripts: u32::MAX,
+        conversation_duration: Duration::from_secs(3600),
+        ..TsmConfig::default()
+    };
+    let tsm = Arc::new(Tsm::new(
+        db.clone(),
+        keys,
+        cards.clone(),
+        Arc::new(|| Box::new(crate::os_rng())),
+        Arc::new(|| crate::unix_now() as i64 * 1000),
+        cfg,
+    ));
+
+    // Setup: unique ids per run, so a shared PostgreSQL database can be reused.
+    let run = format!("b{}", crate::unix_now());
+    let pki = TestPki::generate(
+        &TestPkiConfig::new(Curve::NistP256, crate::unix_now().saturating_sub(3600)),
+        &mut crate::os_rng(),
+    )?;
+    let identity = CardIdentity::new(
+        pki.euicc.cert.der(),
+        pki.eum.cert.der(),
+        pki.euicc.key,
+        &[pki.ci.cert.der()],
+    )?;
+    let mno = format!("{run}-mno");
+    db.put_mno(Mno {
+        id: mno.clone(),
+        name: "Bench operator".into(),
+        bearer: Bearer::Direct,
+    })
+    .await?;
+    let sp = Sp {
+        id: format!("{run}-sp"),
+        name: "Bench provider".into(),
+        cert_subject: format!("{run}.sp.bench"),
+    };
+    db.put_sp(sp.clone()).await?;
+    let mut instance = vec![0xF0, 0xBE, 0x4C];
+    instance.extend_from_slice(&(crate::unix_now() as u32).to_be_bytes());
+    tsm.register_service(CatalogueEntry {
+        sp_id: sp.id.clone(),
+        service_id: "pay".into(),
+        version: "1".into(),
+        package_aid: GENERIC_PACKAGE_AID.to_vec(),
+        module_aid: GENERIC_MODULE_AID.to_vec(),
+        instance_aid: instance,
+        memory: 256,
+        privileges: vec![0x00],
+        install_params: vec![0xC9, 0x00],
+    })
+    .await?;
+    let msi = |i: usize| format!("+{run}{i:05}").replace('b', "");
+    for i in 0..args.ses {
+        let link = format!("mem:{i}");
+        cards
+            .0
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .insert(link.clone(), Arc::new(Mutex::new(new_card(&identity))));
+        let se = Se {
+            se_id: format!("{run}-se{i}"),
+            mno_id: mno.clone(),
+            se_type: "eSE".into(),
+            profile_id: "bench".into(),
+            gp_version: "2.3.1".into(),
+            jc_version: "3.0.5".into(),
+            cert_level: "EAL5+".into(),
+            cert_expiry: "2031-12-31".into(),
+            isd_aid: GP_ISD_AID.to_vec(),
+            link,
+            ssd_initial_keys: None,
+        };
+        let isd = SdRegistration {
+            aid: GP_ISD_AID.to_vec(),
+            kind: SdKind::Isd,
+            sp_id: None,
+            keys: Some(test_keys()),
+        };
+        tsm.register_se(se, Some(test_keys()), vec![msi(i)], vec![isd])
+            .await?;
+        let body = json!({"msi": msi(i), "serviceId": "pay", "serviceQualifier": "main"});
+        let (status, out) = tsm
+            .handle(&sp, "PrePersonalize", body.to_string().as_bytes(), None)
+            .await;
+        if status != 200 {
+            bail!("PrePersonalize of SE {i}: {status} {out}");
+        }
+    }
+
+    // 1. API requests: GetServiceState.
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..args.ses)
+            .map(|i| {
+                json!({"msi": msi(i), "serviceId": "pay", "serviceQualifier": "main"})
+                    .to_string()
+                    .into_bytes()
+            })
+            .collect(),
+    );
+    let (t, s, b) = (tsm.clone(), sp.clone(), bodies.clone());
+    let api = drive(args.requests, args.concurrency, move |_, i| {
+        let (t, s, b) = (t.clone(), s.clone(), b.clone());
+        async move {
+            let (status, out) = t.handle(&s, "GetServiceState", &b[i % b.len()], None).await;
+            if status != 200 {
+                bail!("GetServiceState: {status} {out}");
+            }
+            Ok(())
+        }
+    })
+    .await?;
+
+    // 2. ProcessScript round trips: one conversation per worker, on its own SEs.
+    let mut conversations = Vec::new();
+    for i in 0..args.concurrency {
+        let body = json!({"action": "start", "seId": format!("{run}-se{i}"), "msi": msi(i)});
+        let (status, out) = tsm
+            .handle(
+                &sp,
+                "ManageCommunication",
+                body.to_string().as_bytes(),
+                None,
+            )
+            .await;
+        if status != 200 {
+            bail!("ManageCommunication start: {status} {out}");
+        }
+        let v: Value = serde_json::from_str(&out)?;
+        let id = v["conversationId"]
+            .as_str()
+            .context("conversationId")?
+            .to_string();
+        conversations.push(
+            json!({"conversationId": id, "commands": ["80CA00E000"]})
+                .to_string()
+                .into_bytes(),
+        );
+    }
+    let convs = Arc::new(conversations);
+    let (t, s) = (tsm.clone(), sp.clone());
+    let scripts = drive(args.scripts, args.concurrency, move |worker, _| {
+        let (t, s, c) = (t.clone(), s.clone(), convs.clone());
+        async move {
+            let (status, out) = t.handle(&s, "ProcessScript", &c[worker], None).await;
+            if status != 200 || !out.contains("9000\"]") {
+                bail!("ProcessScript: {status} {out}");
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let floor = script_floor(200)?;
+    let machine = crate::bench::machine();
+    let ceiling = machine.nproc as f64 / floor.as_secs_f64().max(1e-12);
+    db.close().await;
+    Ok(json!({
+        "database": if url.starts_with("postgres") { "postgres" } else { "sqlite" },
+        "ses": args.ses,
+        "concurrency": args.concurrency,
+        "machine": serde_json::to_value(&machine)?,
+        "api": {
+            "operation": "GetServiceState",
+            "figures": api.json(),
+            "floor": "no cryptography: the SP authenticates once per TLS connection",
+        },
+        "processScript": {
+            "commandsPerScript": 1,
+            "apdusPerScript": 5,
+            "figures": scripts.json(),
+            "floorMsEach": floor.as_secs_f64() * 1e3,
+            "cpuOverFloor": scripts.cpu.as_secs_f64() / scripts.ns.len().max(1) as f64 / floor.as_secs_f64().max(1e-12),
+            "cryptoBoundCeilingPerSecond": ceiling,
+        },
+    }))
+}
+
+fn render(r: &Value) {
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+    println!(
+        "simkit bench tsm: {} SEs, concurrency {}, database {}",
+        r["ses"],
+        r["concurrency"],
+        r["database"].as_str().unwrap_or("?")
+    );
+    let api = &r["api"]["figures"];
+    println!(
+        "  API (GetServiceState)    {:>9.0} req/s   p50 {:.2} ms  p99 {:.2} ms  CPU {:.3} ms each   floor: {}",
+        f(api, "perSecond"),
+        f(api, "p50Ms"),
+        f(api, "p99Ms"),
+        f(api, "cpuMsEach"),
+        r["api"]["floor"].as_str().unwrap_or("")
+    );
+    let ps = &r["processScript"];
+    let fig = &ps["figures"];
+    println!(
+        "  ProcessScript round trip {:>9.0} /s      p50 {:.2} ms  p99 {:.2} ms  CPU {:.3} ms each   floor {:.3} ms ({:.1}x; crypto-bound ceiling {:.0}/s)",
+        f(fig, "perSecond"),
+        f(fig, "p50Ms"),
+        f(fig, "p99Ms"),
+        f(fig, "cpuMsEach"),
+        f(ps, "floorMsEach"),
+        f(ps, "cpuOverFloor"),
+        f(ps, "cryptoBoundCeilingPerSecond"),
+    );
+}
