@@ -478,3 +478,66 @@ pub struct IdempotencyRecord {
     /// `None` while the first request is still executing.
     pub response: Option<(u16, String)>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        for ok in ["se-1", "+491700000001", "bank.pay:v2", &"x".repeat(64)] {
+            assert!(check_id("id", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a b", "é", "a/b", &"x".repeat(65)] {
+            assert!(check_id("id", bad).is_err(), "{bad}");
+        }
+        assert!(check_aid("aid", &[0xA0; 5]).is_ok());
+        assert!(check_aid("aid", &[0xA0; 16]).is_ok());
+        assert!(check_aid("aid", &[0xA0; 4]).is_err());
+        assert!(check_aid("aid", &[0xA0; 17]).is_err());
+    }
+
+    #[test]
+    fn key_set_record_round_trip_and_checks() {
+        let k = |n: usize| zeroize::Zeroizing::new(vec![0x11; n]);
+        let r = KeySetRecord {
+            scp: 3,
+            kvn: 0x30,
+            enc: k(32),
+            mac: k(32),
+            dek: k(32),
+        };
+        assert_eq!(KeySetRecord::decode(&r.encode()).unwrap(), r);
+        assert!(!format!("{r:?}").contains("11"), "Debug hides the keys");
+        // SCP02 needs 16-byte keys; lengths must agree; truncated records are refused.
+        let bad = KeySetRecord {
+            scp: 2,
+            ..r.clone()
+        };
+        assert!(bad.check().is_err());
+        assert!(KeySetRecord::decode(&r.encode()[..50]).is_err());
+        assert!(KeySetRecord::decode(&[3, 0x30]).is_err());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for b in [Bearer::Scp80Sms, Bearer::Scp81Https, Bearer::Direct] {
+            assert_eq!(Bearer::parse(b.as_str()), Some(b));
+        }
+        for k in [
+            SdKind::Isd,
+            SdKind::CentralSd,
+            SdKind::MnoSd,
+            SdKind::TpsdAm,
+            SdKind::TpsdDm,
+            SdKind::SpSd,
+        ] {
+            assert_eq!(SdKind::parse(k.as_str()), Some(k));
+        }
+        for o in ["PrePersonalize", "DeleteService", "RenewService"] {
+            assert_eq!(Operation::parse(o).unwrap().as_str(), o);
+        }
+        assert_eq!(ServiceState::parse("LOCKED"), Some(ServiceState::Locked));
+        assert_eq!(QueueState::parse("nope"), None);
+    }
+}

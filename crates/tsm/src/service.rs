@@ -264,7 +264,10 @@ impl<S: TsmStore + 'static> Tsm<S> {
         KeySetRecord::decode(&plain)
     }
 
-    fn sd_access(&self, sd: &SecurityDomain) -> Result<Option<SdAccess>> {
+    /// The key set the TSM holds for an SD (none once the SP rotated it). For the operator's
+    /// side only: e.g. handing an SSD's temporary keys to its SP out of band, so the SP can
+    /// rotate them.
+    pub fn sd_access(&self, sd: &SecurityDomain) -> Result<Option<SdAccess>> {
         match (&sd.keys, sd.rotated) {
             (Some(blob), false) => Ok(Some(SdAccess {
                 aid: sd.aid.clone(),
@@ -357,6 +360,23 @@ impl<S: TsmStore + 'static> Tsm<S> {
             )));
         }
         self.store.put_catalogue(entry).await
+    }
+
+    /// The TSM reaches SEs over a direct link (PC/SC, vpcd, in-process); delivery through the
+    /// OTA platform (the MNO's SCP80/SCP81 bearer) is not implemented, and an SE without a link
+    /// is refused rather than queued for ever.
+    async fn check_deliverable(&self, se: &Se) -> Result<()> {
+        if !se.link.is_empty() {
+            return Ok(());
+        }
+        let bearer = match self.store.get_mno(&se.mno_id).await? {
+            Some(m) => m.bearer.as_str(),
+            None => "?",
+        };
+        Err(TsmError::NotSupported(format!(
+            "SE {} has no direct link and delivery over its MNO's bearer ({bearer}) is not implemented",
+            se.se_id
+        )))
     }
 
     // ---- lookups with authorization ----
@@ -579,6 +599,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
             .get_se(&conv.se_id)
             .await?
             .ok_or(TsmError::UnknownSe)?;
+        self.check_deliverable(&se).await?;
         let lock = self.se_lock(&se.se_id);
         let _guard = lock.lock().await;
         let counted = self
@@ -598,6 +619,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
         };
         let pre_protected = req.pre_protected;
         let sd_aid = sd.aid.clone();
+        let put_keys = put_key_targets(&commands, sd.kvn);
         let (result, audit) = tokio::task::spawn_blocking(move || {
             let Some(mut transport) = connector.connect(&se)? else {
                 return Err(TsmError::Unreachable(format!(
@@ -618,7 +640,23 @@ impl<S: TsmStore + 'static> Tsm<S> {
         })
         .await
         .map_err(|e| TsmError::Internal(format!("card task: {e}")))??;
-        self.store.append_audit(audit).await?;
+        let mut outcome = FlowOutcome {
+            audit,
+            ..FlowOutcome::default()
+        };
+        if let (Ok(r), false) = (&result, pre_protected) {
+            if let Some(new_kvn) = rotated_to(&put_keys, r) {
+                // The SP replaced the key set the TSM held (GP CS v2.3.1 §11.8): from now on
+                // the TSM relays its pre-protected scripts only.
+                outcome.put_sds.push(SecurityDomain {
+                    keys: None,
+                    kvn: new_kvn,
+                    rotated: true,
+                    ..sd
+                });
+            }
+        }
+        self.store.commit_flow(outcome).await?;
         result
     }
 
@@ -644,6 +682,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
     ) -> Result<(u16, ServiceStatus)> {
         check_service_request(&req)?;
         let se = self.se_for_msi(&req.msi).await?;
+        self.check_deliverable(&se).await?;
         // Validates the request against the catalogue and the state now, so an SP learns of
         // a bad request at once even when the SE is offline.
         let current = self
@@ -961,6 +1000,26 @@ impl<S: TsmStore + 'static> Tsm<S> {
     }
 }
 
+/// The script's PUT KEY commands (INS 'D8', GP CS v2.3.1 §11.8) that replace the key set
+/// `held_kvn` (P1 = its KVN) or add one (P1 = '00'): (index, new KVN = first data byte).
+fn put_key_targets(commands: &[Command], held_kvn: u8) -> Vec<(usize, u8)> {
+    commands
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.ins == 0xD8 && (c.p1 == held_kvn || c.p1 == 0))
+        .filter_map(|(i, c)| Some((i, *c.data.first()?)))
+        .collect()
+}
+
+/// The new key version if one of those PUT KEYs succeeded.
+fn rotated_to(put_keys: &[(usize, u8)], r: &ProcessScriptResponse) -> Option<u8> {
+    put_keys
+        .iter()
+        .filter(|(i, _)| r.responses.get(*i).is_some_and(|x| x.ends_with("9000")))
+        .map(|(_, kvn)| *kvn)
+        .last()
+}
+
 fn check_service_request(req: &ServiceRequest) -> Result<()> {
     check_id("msi", &req.msi)?;
     check_id("serviceId", &req.service_id)?;
@@ -1139,4 +1198,61 @@ fn execute(
         Some(e) => Err(e),
     };
     (outcome, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_machine() {
+        use Operation::*;
+        use ServiceState::*;
+        assert!(check_transition(PrePersonalize, None).is_ok());
+        assert!(check_transition(PrePersonalize, Some(Deleted)).is_ok());
+        assert!(check_transition(PrePersonalize, Some(Active)).is_err());
+        assert_eq!(
+            check_transition(ActivateService, None),
+            Err(TsmError::UnknownService)
+        );
+        assert!(check_transition(ActivateService, Some(Installed)).is_ok());
+        assert!(check_transition(ActivateService, Some(Active)).is_err());
+        assert!(check_transition(LockService, Some(Active)).is_ok());
+        assert!(check_transition(UnlockService, Some(Active)).is_err());
+        assert!(check_transition(RenewService, Some(Locked)).is_ok());
+        assert!(check_transition(DeleteService, Some(Failed)).is_ok());
+        assert!(check_transition(DeleteService, Some(Deleted)).is_err());
+        let e = check_transition(LockService, Some(Installed)).unwrap_err();
+        assert_eq!((e.http_status(), e.code()), (409, "invalidServiceState"));
+    }
+
+    #[test]
+    fn ssd_aids_are_per_sp() {
+        let a = ssd_aid_for("bank");
+        assert_eq!(a.len(), 11);
+        assert_eq!(&a[..7], &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x53, 0x53]);
+        assert_ne!(a, ssd_aid_for("transit"));
+    }
+
+    #[test]
+    fn rotation_is_a_successful_put_key_of_the_held_set() {
+        let put = |p1: u8, kvn: u8| Command::with_data(0x80, 0xD8, p1, 0x81, vec![kvn, 0x88]);
+        let cmds = [
+            Command::new(0x80, 0xCA, 0x00, 0xE0),
+            put(0x30, 0x31),
+            put(0x20, 0x21),
+        ];
+        let targets = put_key_targets(&cmds, 0x30);
+        assert_eq!(targets, [(1, 0x31)]);
+        let resp = |r: &[&str]| ProcessScriptResponse {
+            responses: r.iter().map(|s| s.to_string()).collect(),
+            failed: vec![],
+        };
+        assert_eq!(
+            rotated_to(&targets, &resp(&["E0009000", "0031AABBCC9000"])),
+            Some(0x31)
+        );
+        assert_eq!(rotated_to(&targets, &resp(&["E0009000", "6982"])), None);
+        assert_eq!(rotated_to(&targets, &resp(&["E0009000"])), None);
+    }
 }

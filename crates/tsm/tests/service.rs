@@ -23,6 +23,8 @@ both_backends!(
     offline_se_queue_delivered_in_order,
     replayed_request_runs_once,
     bad_input_changes_nothing,
+    rotated_keys_switch_to_relay,
+    se_without_link_is_refused,
 );
 
 const T0: i64 = 1_800_000_000_000;
@@ -575,4 +577,133 @@ async fn bad_input_changes_nothing(db: &mut TestDatabase) {
     assert_eq!(content(&w), gp_before);
     let sent = audit_count(&w).await - audit_before;
     assert!((3..=4).contains(&sent), "{sent} commands");
+}
+
+async fn start_conversation(w: &World, sp: &Sp) -> String {
+    let (s, conv) = call(
+        w,
+        sp,
+        "ManageCommunication",
+        json!({"action": "start", "seId": "se-1", "msi": "+491700000001"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{conv}");
+    conv["conversationId"].as_str().unwrap().to_string()
+}
+
+fn hexes(cmds: &[apdu::Command]) -> Vec<String> {
+    cmds.iter()
+        .map(|c| hex::encode(c.encode().unwrap()))
+        .collect()
+}
+
+async fn rotated_keys_switch_to_relay(db: &mut TestDatabase) {
+    let w = world(db, None, TsmConfig::default()).await;
+    let a = w.a.clone();
+    let (s, r) = call(&w, &a, "PrePersonalize", svc(&a)).await;
+    assert_eq!(s, 200, "{r}");
+    // The operator hands the SSD's temporary keys to the SP (out of band).
+    let ssd = tsm::service::ssd_aid_for("bank");
+    let sd = w
+        .tsm
+        .store()
+        .sds("se-1")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|sd| sd.aid == ssd)
+        .unwrap();
+    let temp = w
+        .tsm
+        .sd_access(&sd)
+        .unwrap()
+        .expect("the TSM holds the temporary keys");
+    // The SP replaces them with its own (KVN '31'), key data under the static DEK (Amd D §6.2.8).
+    let sp_keys = gp::KeySet::aes(0x31, &[0x51; 16], &[0x52; 16], &[0x53; 16]).unwrap();
+    let dek = gp::Dek::aes(&temp.keys.dek).unwrap();
+    let data =
+        gp::PutKeyData::for_key_set(&sp_keys, &dek, &mut rand_core::UnwrapErr(getrandom::SysRng))
+            .unwrap();
+    let put = gp::commands::put_key_command(temp.keys.kvn, 0x01, &data).unwrap();
+    let id = start_conversation(&w, &a).await;
+    let (s, r) = call(
+        &w,
+        &a,
+        "ProcessScript",
+        json!({"conversationId": id, "commands": hexes(&[put])}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["failed"], json!([]));
+    // The TSM knows it no longer holds the SSD's keys.
+    let (_, r) = call(
+        &w,
+        &a,
+        "GetSEData",
+        json!({"seId": "se-1", "msi": "+491700000001"}),
+    )
+    .await;
+    assert_eq!(r["spSecurityDomains"][0]["keysRotated"], true, "{r}");
+    assert_eq!(r["spSecurityDomains"][0]["masterKeyIndex"], 0x31);
+    let (s, r) = call(
+        &w,
+        &a,
+        "ProcessScript",
+        json!({"conversationId": id, "commands": ["80CA00E000"]}),
+    )
+    .await;
+    assert_eq!((s, r["code"].as_str()), (409, Some("keysRotated")));
+    // The SP's own secure channel, relayed: INITIALIZE UPDATE, then EXTERNAL AUTHENTICATE and
+    // a wrapped GET DATA, in a new conversation (its first script selects the SSD).
+    let id = start_conversation(&w, &a).await;
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    let hs = gp::HostHandshake::random(sp_keys, false, &mut rng)
+        .unwrap()
+        .expect_aid(&ssd);
+    let (s, r) = call(
+        &w,
+        &a,
+        "ProcessScript",
+        json!({"conversationId": id, "commands": hexes(&[hs.initialize_update()]), "preProtected": true}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let iu = apdu::Response::parse(&h(r["responses"][0].as_str().unwrap())).unwrap();
+    let (mut session, ext_auth, _) = hs.authenticate(&iu, gp::SecurityLevel::C_MAC).unwrap();
+    let get = session
+        .wrap_command(&apdu::Command::new(0x80, 0xCA, 0x00, 0xE0).le(256))
+        .unwrap();
+    let (s, r) = call(
+        &w,
+        &a,
+        "ProcessScript",
+        json!({"conversationId": id, "commands": hexes(&[ext_auth, get]), "preProtected": true}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["failed"], json!([]), "{r}");
+    let answer = session
+        .unwrap_response(&apdu::Response::parse(&h(r["responses"][1].as_str().unwrap())).unwrap())
+        .unwrap();
+    assert_eq!(answer.sw, apdu::StatusWord::OK);
+    assert_eq!(answer.data.first(), Some(&0xE0), "key information template");
+}
+
+async fn se_without_link_is_refused(db: &mut TestDatabase) {
+    let w = world(db, None, TsmConfig::default()).await;
+    let a = w.a.clone();
+    let mut se = w.tsm.store().get_se("se-1").await.unwrap().unwrap();
+    se.link.clear();
+    se.ssd_initial_keys = None;
+    w.tsm
+        .register_se(se, Some(test_keys()), vec!["+491700000001".into()], vec![])
+        .await
+        .unwrap();
+    let (s, r) = call(&w, &a, "PrePersonalize", svc(&a)).await;
+    assert_eq!((s, r["code"].as_str()), (501, Some("notSupported")), "{r}");
+    assert!(r["message"].as_str().unwrap().contains("SCP80-SMS"), "{r}");
+    assert!(
+        w.tsm.store().pending("se-1").await.unwrap().is_empty(),
+        "not queued"
+    );
 }
