@@ -2,13 +2,16 @@
 //! into vsmartcard's virtual reader in pcscd, and `simkit lpa --pcsc` downloads, enables and
 //! lists a profile through PC/SC (libpcsclite → pcscd → vpcd → TCP → our card), from an
 //! SM-DP+ started in this process as in `lpa_cli.rs`; then reads EF.ICCID and EF.IMSI over
-//! PC/SC, switches to a second profile and reads them again.
+//! PC/SC, switches to a second profile and reads them again. A second test drives the central
+//! TSM (pre-personalize, activate, a script in the SSD's secure channel) to a card in vpcd's
+//! second slot through the same path.
 //!
 //! Needs pcscd running with the vsmartcard-vpcd driver (Debian: `pcscd vsmartcard-vpcd`).
 //! Runs when `SIMKIT_TEST_PCSC` is set (`.ci/run` sets it and starts pcscd); otherwise it says
 //! so and skips, except under CI (`CI` set), where the skip is a failure.
 //! `SIMKIT_TEST_VPCD` overrides vpcd's address (default `127.0.0.1:35963`, the reader
-//! "Virtual PCD 00 00").
+//! "Virtual PCD 00 00"), `SIMKIT_TEST_VPCD_TSM` the TSM test's (default `127.0.0.1:35964`,
+//! "Virtual PCD 00 01").
 
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -400,5 +403,190 @@ async fn lpa_over_pcsc_through_vpcd() {
         std::thread::sleep(Duration::from_millis(100));
     }
     server.shutdown().await;
+    t.finish().await;
+}
+
+/// vpcd's second slot (port 35964): the TSM test runs beside the LPA test.
+const TSM_READER: &str = "Virtual PCD 00 01";
+
+/// The central TSM through the real card path: an SP's PrePersonalize, ActivateService and a
+/// ProcessScript in the SSD's secure channel reach the virtual card through libpcsclite →
+/// pcscd → vpcd → `simkit card serve`, and the card file shows the result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tsm_over_pcsc_through_vpcd() {
+    use simkit::tsm_http::LinkConnector;
+    use tsm::model::{Bearer, CatalogueEntry, KeySetRecord, Mno, SdKind, Se, Sp};
+    use tsm::service::{SdRegistration, TsmConfig};
+    use tsm::TsmStore;
+
+    if !enabled() {
+        return;
+    }
+    let vpcd = std::env::var("SIMKIT_TEST_VPCD_TSM").unwrap_or_else(|_| "127.0.0.1:35964".into());
+    let ctx = Context::establish().expect("pcscd (is it running?)");
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("se.simkit");
+    let pki = dir.path().join("pki");
+    ok(&["pki", "mint", "--out", p(&pki)]).await;
+    ok(&["card", "create", "--state", p(&card), "--pki", p(&pki)]).await;
+    // The operator preloads the generic applet's package (a CAP file built here).
+    let (pkg, module) = (
+        card::gp::native::GENERIC_PACKAGE_AID,
+        card::gp::native::GENERIC_MODULE_AID,
+    );
+    let files = simkit::gp_cmd::cap::minimal_cap_components(&pkg, &[&module]);
+    let entries: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let cap = dir.path().join("generic.cap");
+    std::fs::write(&cap, simkit::gp_cmd::zip::write_stored(&entries)).unwrap();
+    ok(&[
+        "gp",
+        "--card",
+        p(&card),
+        "--protocol",
+        "spi",
+        "install",
+        "--load",
+        p(&cap),
+    ])
+    .await;
+    // The GP container on the contact interface: the reader is a contact (T=1) slot.
+    ok(&[
+        "card",
+        "pairing",
+        "set",
+        "--state",
+        p(&card),
+        "--merge",
+        "t0=gp",
+        "t1=gp",
+    ])
+    .await;
+    let mut serve = simkit_cmd(&["card", "serve", "--state", p(&card), "--vpcd", &vpcd])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("simkit card serve");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ctx
+        .wait_for_card(Some(TSM_READER), Duration::from_millis(500))
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "no card in {TSM_READER}");
+        assert!(serve.try_wait().unwrap().is_none(), "card serve exited");
+    }
+
+    let t = TestDatabase::sqlite().await;
+    let tsm = simkit::tsm_cmd::new_service(
+        t.db.clone(),
+        std::sync::Arc::new(seal::SoftwareKeyStore::new(&[3u8; 32]).unwrap()),
+        std::sync::Arc::new(LinkConnector::new(
+            card::Protocol::T1,
+            Duration::from_secs(60),
+        )),
+        TsmConfig::default(),
+    );
+    let store = tsm.store();
+    store
+        .put_mno(Mno {
+            id: "mno".into(),
+            name: "MNO".into(),
+            bearer: Bearer::Direct,
+        })
+        .await
+        .unwrap();
+    let sp = Sp {
+        id: "bank".into(),
+        name: "Bank".into(),
+        cert_subject: "bank".into(),
+    };
+    store.put_sp(sp.clone()).await.unwrap();
+    let k = card::gp::GP_TEST_KEY.to_vec();
+    let keys = || KeySetRecord {
+        scp: 3,
+        kvn: card::gp::DEFAULT_KVN,
+        enc: k.clone().into(),
+        mac: k.clone().into(),
+        dek: k.clone().into(),
+    };
+    let isd = card::routing::GP_ISD_AID.to_vec();
+    let se = Se {
+        se_id: "se-pcsc".into(),
+        mno_id: "mno".into(),
+        se_type: "UICC".into(),
+        profile_id: "p".into(),
+        gp_version: "2.3.1".into(),
+        jc_version: "3.0.5".into(),
+        cert_level: "-".into(),
+        cert_expiry: "2031-01-01".into(),
+        isd_aid: isd.clone(),
+        link: format!("pcsc:{TSM_READER}"),
+        ssd_initial_keys: None,
+    };
+    let sd = SdRegistration {
+        aid: isd.clone(),
+        kind: SdKind::Isd,
+        sp_id: None,
+        keys: Some(keys()),
+    };
+    tsm.register_se(se, Some(keys()), vec!["+15550001".into()], vec![sd])
+        .await
+        .unwrap();
+    let instance = [0xF0, 0x42, 0x41, 0x4E, 0x4B, 0x01];
+    tsm.register_service(CatalogueEntry {
+        sp_id: "bank".into(),
+        service_id: "pay".into(),
+        version: "1".into(),
+        package_aid: pkg.to_vec(),
+        module_aid: module.to_vec(),
+        instance_aid: instance.to_vec(),
+        memory: 128,
+        privileges: vec![0x00],
+        install_params: vec![],
+    })
+    .await
+    .unwrap();
+
+    let svc = json!({"msi": "+15550001", "serviceId": "pay", "serviceQualifier": "main"});
+    let call = |op: &'static str, body: Value| {
+        let (tsm, sp) = (&tsm, &sp);
+        async move {
+            let (s, out) = tsm.handle(sp, op, body.to_string().as_bytes(), None).await;
+            (s, serde_json::from_str::<Value>(&out).unwrap())
+        }
+    };
+    let (s, r) = call("PrePersonalize", svc.clone()).await;
+    assert_eq!((s, r["state"].as_str()), (200, Some("INSTALLED")), "{r}");
+    let (s, r) = call("ActivateService", svc.clone()).await;
+    assert_eq!((s, r["state"].as_str()), (200, Some("ACTIVE")), "{r}");
+    let (s, conv) = call(
+        "ManageCommunication",
+        json!({"action": "start", "seId": "se-pcsc", "msi": "+15550001"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{conv}");
+    let (s, r) = call(
+        "ProcessScript",
+        json!({"conversationId": conv["conversationId"], "commands": ["80CA00E000"]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert!(r["responses"][0].as_str().unwrap().ends_with("9000"), "{r}");
+    let audit = store.audit(Default::default()).await.unwrap();
+    assert!(
+        audit.len() > 10,
+        "every APDU went through PC/SC and was recorded"
+    );
+
+    // The card leaves the reader; its file shows the SP's SSD and the selectable instance.
+    serve.kill().await.unwrap();
+    let list = ok_json(&["--json", "gp", "--card", p(&card), "list"]).await;
+    let text = list.to_string();
+    assert!(
+        text.contains(&hex::encode_upper(tsm::service::ssd_aid_for("bank"))),
+        "{list}"
+    );
+    assert!(text.contains(&hex::encode_upper(instance)), "{list}");
     t.finish().await;
 }
