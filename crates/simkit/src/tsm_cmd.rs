@@ -25,7 +25,7 @@ use tsm::model::{
     check_aid, check_id, Bearer, CatalogueEntry, KeySetRecord, Mno, SdKind, Se, SecurityDomain,
     ServiceInstance, Sp,
 };
-use tsm::service::{Clock, RngFactory, SeConnector, Tsm, TsmConfig};
+use tsm::service::{Clock, RngFactory, SdRegistration, SeConnector, Tsm, TsmConfig};
 use tsm::store::AuditFilter;
 use tsm::TsmStore;
 use zeroize::Zeroizing;
@@ -713,48 +713,35 @@ async fn add_se<S: TsmStore + 'static>(tsm: &Tsm<S>, a: &SeAddArgs) -> Result<Va
     }
     let scp: u8 = if a.scp == "02" { 2 } else { 3 };
     let isd_aid = parse_aid("isd-aid", &a.isd_aid)?;
-    let mut sds = Vec::new();
     let isd_kvn = parse_kvn(&a.isd_kvn)?;
-    let isd_keys = match &a.isd_keys {
-        Some(k) => {
-            let rec = parse_keys(k, scp, isd_kvn)?;
-            Some(tsm.seal_keys(&a.se_id, &isd_aid, &rec)?)
-        }
-        None => None,
-    };
-    sds.push(SecurityDomain {
-        se_id: a.se_id.clone(),
+    let mut sds = vec![SdRegistration {
         aid: isd_aid.clone(),
         kind: SdKind::Isd,
         sp_id: None,
-        keys: isd_keys,
-        kvn: isd_kvn,
-        rotated: false,
-    });
+        keys: a
+            .isd_keys
+            .as_deref()
+            .map(|k| parse_keys(k, scp, isd_kvn))
+            .transpose()?,
+    }];
     if let (Some(aid), Some(keys)) = (&a.central_sd, &a.central_keys) {
         let aid = parse_aid("central-sd", aid)?;
         if aid == isd_aid {
             bail!("--central-sd must differ from --isd-aid");
         }
         let kvn = parse_kvn(&a.central_kvn)?;
-        let rec = parse_keys(keys, scp, kvn)?;
-        sds.push(SecurityDomain {
-            se_id: a.se_id.clone(),
-            aid: aid.clone(),
+        sds.push(SdRegistration {
+            aid,
             kind: SdKind::CentralSd,
             sp_id: None,
-            keys: Some(tsm.seal_keys(&a.se_id, &aid, &rec)?),
-            kvn,
-            rotated: false,
+            keys: Some(parse_keys(keys, scp, kvn)?),
         });
     }
-    let ssd_initial_keys = match &a.ssd_initial_keys {
-        Some(k) => {
-            let rec = parse_keys(k, scp, parse_kvn(&a.ssd_kvn)?)?;
-            Some(tsm.seal_initial_keys(&a.se_id, &rec)?)
-        }
-        None => None,
-    };
+    let ssd_initial_keys = a
+        .ssd_initial_keys
+        .as_deref()
+        .map(|k| parse_keys(k, scp, parse_kvn(&a.ssd_kvn)?))
+        .transpose()?;
     let se = Se {
         se_id: a.se_id.clone(),
         mno_id: a.mno.clone(),
@@ -766,11 +753,17 @@ async fn add_se<S: TsmStore + 'static>(tsm: &Tsm<S>, a: &SeAddArgs) -> Result<Va
         cert_expiry: a.cert_expiry.clone(),
         isd_aid,
         link: a.link.clone(),
-        ssd_initial_keys,
+        ssd_initial_keys: None,
     };
-    let v = se_json(&se, &sds, Some(&a.msi));
-    tsm.store().put_se(se, a.msi.clone(), sds).await?;
-    Ok(v)
+    // Through the service: key sets sealed there, and the SP SDs the TSM created kept.
+    tsm.register_se(se.clone(), ssd_initial_keys, a.msi.clone(), sds)
+        .await?;
+    let stored = tsm.store().get_se(&a.se_id).await?.unwrap_or(se);
+    Ok(se_json(
+        &stored,
+        &tsm.store().sds(&a.se_id).await?,
+        Some(&a.msi),
+    ))
 }
 
 async fn serve(

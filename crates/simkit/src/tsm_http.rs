@@ -32,8 +32,9 @@
 //! [`LinkConnector`] opens an SE by its `link`: `card:<path>` is a simkit virtual card file
 //! (reached over SPI, the interface its pairing gives the GlobalPlatform container, so the ISD
 //! answers), `pcsc:<reader>` a card in a PC/SC reader (empty name: the first reader with a
-//! card), an empty link no direct channel (the SE's requests queue). A missing card file or an
-//! absent reader/card is offline, not an error. A connection is kept for reuse while it is in
+//! card). An SE without a link is refused by the service (`notSupported`: delivery over the
+//! MNO's OTA bearer is not implemented). A missing card file or an absent reader/card is
+//! offline, not an error: the SE's requests queue. A connection is kept for reuse while it is in
 //! use (so a conversation's pre-protected scripts share one card session) and dropped after
 //! [`LinkConnector::idle`]; a card file changed by someone else is reopened.
 //!

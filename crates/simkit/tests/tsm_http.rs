@@ -40,7 +40,7 @@ const GENERIC_PKG: &str = "F053494D4B495402";
 const GENERIC_APPLET: &str = "F053494D4B49540201";
 const INSTANCE: &str = "F053494D4B4954020101";
 
-/// SE1: a card file; SE2: no direct link (requests queue).
+/// SE1: a card file; SE2: no direct link (refused: OTA delivery is not implemented).
 const MSI1: &str = "33611111111";
 const MSI2: &str = "33622222222";
 
@@ -661,7 +661,7 @@ async fn lookups_conversations_and_isolation(db: &mut TestDatabase) {
     )
     .await;
     assert_error(&got, 404, "unknownConversation");
-    // Within the limits, SE2 has no direct link: 503 seUnreachable.
+    // Within the limits, SE2 has no direct link and OTA delivery is not implemented: 501.
     let got = call(
         &env,
         a,
@@ -669,7 +669,7 @@ async fn lookups_conversations_and_isolation(db: &mut TestDatabase) {
         script(&id, vec!["80CA006600".into()]),
     )
     .await;
-    assert_error(&got, 503, "seUnreachable");
+    assert_error(&got, 501, "notSupported");
 
     // End, then scripts are refused.
     let end = json!({ "action": "end", "conversationId": id, "status": "success" });

@@ -166,6 +166,21 @@ fn audit_of(r: &AnyRow) -> Result<AuditEntry> {
 
 const QUEUE_COLS: &str = "id, se_id, sp_id, operation, body, state, result, created_at";
 
+impl Database {
+    /// One queued request from state `from` to `to`, atomically; whether it was in `from`.
+    async fn move_queued(&self, id: i64, from: QueueState, to: QueueState) -> Result<bool> {
+        let n = sqlx::query("UPDATE tsm_queue SET state = $1 WHERE id = $2 AND state = $3")
+            .bind(to.as_str())
+            .bind(id)
+            .bind(from.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+}
+
 fn queued_of(r: &AnyRow) -> Result<QueuedRequest> {
     Ok(QueuedRequest {
         id: get(r, "id")?,
@@ -835,6 +850,17 @@ impl TsmStore for Database {
             return Err(TsmError::Internal(format!("no queued request {id}")));
         }
         Ok(())
+    }
+
+    async fn claim_queued(&self, id: i64) -> Result<bool> {
+        self.move_queued(id, QueueState::Pending, QueueState::Delivering)
+            .await
+    }
+
+    async fn release_queued(&self, id: i64) -> Result<()> {
+        self.move_queued(id, QueueState::Delivering, QueueState::Pending)
+            .await
+            .map(|_| ())
     }
 
     async fn idempotency_begin(

@@ -268,9 +268,11 @@ fn eligibility(link: &mut Link<'_, '_>, service: &CatalogueEntry) -> Result<()> 
     let need = u64::from(service.memory);
     match free_memory(link)? {
         Some(free) if free >= need => {}
-        Some(free) => {
+        // The free amount stays in the audit log (the GET DATA answer): it would tell an SP
+        // about the other SPs' content.
+        Some(_) => {
             return Err(TsmError::NotEligible(format!(
-                "insufficient memory: need {need}, free {free}"
+                "insufficient memory: the service needs {need} bytes"
             )))
         }
         None => {

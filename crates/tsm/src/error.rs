@@ -55,9 +55,12 @@ pub enum TsmError {
     /// The SE answered a command with an error status.
     #[error("the SE answered {sw} to {step}")]
     Se { step: String, sw: StatusWord },
-    /// The SE could not be reached, or its channel failed.
+    /// The SE's channel failed in the middle of a flow or script (what was done is recorded).
     #[error("SE unreachable: {0}")]
     Unreachable(String),
+    /// The SE is not connected: nothing was sent (service requests queue on this).
+    #[error("SE offline: {0}")]
+    Offline(String),
     /// The secure channel with a security domain could not be opened.
     #[error("secure channel: {0}")]
     SecureChannel(String),
@@ -100,7 +103,7 @@ impl TsmError {
             TooLarge { .. } => 413,
             ScriptLimit(_) | IdempotencyConflict => 422,
             Se { .. } | SecureChannel(_) => 502,
-            Unreachable(_) => 503,
+            Unreachable(_) | Offline(_) => 503,
             Storage(_) | Internal(_) => 500,
             NotSupported(_) => 501,
         }
@@ -127,6 +130,7 @@ impl TsmError {
             IdempotencyInProgress => "idempotentRequestInProgress",
             Se { .. } => "seError",
             Unreachable(_) => "seUnreachable",
+            Offline(_) => "seOffline",
             SecureChannel(_) => "secureChannelFailed",
             KeysRotated => "keysRotated",
             NotSupported(_) => "notSupported",

@@ -431,6 +431,9 @@ impl Operation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueState {
     Pending,
+    /// Taken for delivery. A request left here by a crash is in doubt (it may have reached
+    /// the SE): it is not delivered again; the operator resolves it.
+    Delivering,
     Done,
     Failed,
 }
@@ -439,15 +442,21 @@ impl QueueState {
     pub fn as_str(self) -> &'static str {
         match self {
             QueueState::Pending => "pending",
+            QueueState::Delivering => "delivering",
             QueueState::Done => "done",
             QueueState::Failed => "failed",
         }
     }
 
     pub fn parse(s: &str) -> Option<QueueState> {
-        [QueueState::Pending, QueueState::Done, QueueState::Failed]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            QueueState::Pending,
+            QueueState::Delivering,
+            QueueState::Done,
+            QueueState::Failed,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

@@ -79,6 +79,9 @@ pub struct Tsm<S> {
     clock: Clock,
     cfg: TsmConfig,
     se_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per SE: the conversation whose SD the last command left selected on the basic channel
+    /// (pre-protected scripts continue its secure channel only while no other flow ran).
+    selected_by: Mutex<HashMap<String, String>>,
 }
 
 /// Associated data binding a sealed key set to its SE and SD.
@@ -90,17 +93,30 @@ fn key_aad(se_id: &str, aid: &[u8]) -> Vec<u8> {
     a
 }
 
-/// Associated data of an SE's SSD initial key set.
+/// Associated data of an SE's SSD initial key set (its own label: no SD AID can produce it).
 fn initial_keys_aad(se_id: &str) -> Vec<u8> {
-    key_aad(se_id, b"ssd-initial")
+    let mut a = b"simkit/tsm/ssd-initial-keys/".to_vec();
+    a.extend_from_slice(se_id.as_bytes());
+    a
 }
 
-/// The AID of an SP's SSD on every SE: `A000000151 5353` ‖ SHA-256(SP id)[0..4] (simkit's
-/// scheme: GP's RID, "SS", then the SP).
+/// The AID of an SP's SSD on every SE: `A000000151 5353` ‖ SHA-256(SP id)[0..8], 15 bytes
+/// (simkit's scheme: GP's RID, "SS", then the SP).
 pub fn ssd_aid_for(sp_id: &str) -> Vec<u8> {
     let mut aid = vec![0xA0, 0x00, 0x00, 0x01, 0x51, 0x53, 0x53];
-    aid.extend_from_slice(&Sha256::digest(sp_id.as_bytes())[..4]);
+    aid.extend_from_slice(&Sha256::digest(sp_id.as_bytes())[..8]);
     aid
+}
+
+fn seal_with(
+    keys: &dyn KeyStore,
+    aad: &[u8],
+    k: &KeySetRecord,
+    rng: &mut dyn CryptoRng,
+) -> Result<SealedBlob> {
+    k.check()?;
+    keys.seal(aad, &k.encode(), rng)
+        .map_err(|e| TsmError::Internal(format!("seal: {e}")))
 }
 
 fn step_list(detail: &str) -> Vec<Step> {
@@ -216,6 +232,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
             clock,
             cfg,
             se_locks: Mutex::new(HashMap::new()),
+            selected_by: Mutex::new(HashMap::new()),
         }
     }
 
@@ -236,24 +253,30 @@ impl<S: TsmStore + 'static> Tsm<S> {
         m.entry(se_id.to_string()).or_default().clone()
     }
 
+    /// Record who left the SE's basic-channel selection (`None`: a TSM flow).
+    fn set_selected_by(&self, se_id: &str, conversation: Option<&str>) {
+        let mut m = self.selected_by.lock().unwrap_or_else(|p| p.into_inner());
+        match conversation {
+            Some(c) => m.insert(se_id.to_string(), c.to_string()),
+            None => m.remove(se_id),
+        };
+    }
+
+    fn is_selected_by(&self, se_id: &str, conversation: &str) -> bool {
+        let m = self.selected_by.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(se_id).is_some_and(|c| c == conversation)
+    }
+
     // ---- sealing of key sets ----
 
     /// Seal a key set for (SE, SD).
     pub fn seal_keys(&self, se_id: &str, aid: &[u8], k: &KeySetRecord) -> Result<SealedBlob> {
-        k.check()?;
-        let mut rng = (self.rng)();
-        self.keys
-            .seal(&key_aad(se_id, aid), &k.encode(), &mut *rng)
-            .map_err(|e| TsmError::Internal(format!("seal: {e}")))
+        seal_with(&*self.keys, &key_aad(se_id, aid), k, &mut *(self.rng)())
     }
 
     /// Seal an SE's SSD initial key set.
     pub fn seal_initial_keys(&self, se_id: &str, k: &KeySetRecord) -> Result<SealedBlob> {
-        k.check()?;
-        let mut rng = (self.rng)();
-        self.keys
-            .seal(&initial_keys_aad(se_id), &k.encode(), &mut *rng)
-            .map_err(|e| TsmError::Internal(format!("seal: {e}")))
+        seal_with(&*self.keys, &initial_keys_aad(se_id), k, &mut *(self.rng)())
     }
 
     fn open_blob(&self, aad: &[u8], blob: &SealedBlob) -> Result<KeySetRecord> {
@@ -322,6 +345,8 @@ impl<S: TsmStore + 'static> Tsm<S> {
             });
         }
         // SP SDs the TSM created keep their keys and rotation flag across a re-registration.
+        let lock = self.se_lock(&se.se_id);
+        let _guard = lock.lock().await;
         for sd in self.store.sds(&se.se_id).await? {
             if sd.kind == SdKind::SpSd && !rows.iter().any(|r| r.aid == sd.aid) {
                 rows.push(sd);
@@ -365,6 +390,15 @@ impl<S: TsmStore + 'static> Tsm<S> {
     /// The TSM reaches SEs over a direct link (PC/SC, vpcd, in-process); delivery through the
     /// OTA platform (the MNO's SCP80/SCP81 bearer) is not implemented, and an SE without a link
     /// is refused rather than queued for ever.
+    /// How the TSM reaches the SE: its direct link, else its MNO's bearer.
+    async fn bearer_of(&self, se: &Se) -> Result<crate::model::Bearer> {
+        if !se.link.is_empty() {
+            return Ok(crate::model::Bearer::Direct);
+        }
+        let mno = self.store.get_mno(&se.mno_id).await?;
+        Ok(mno.map_or(crate::model::Bearer::Direct, |m| m.bearer))
+    }
+
     async fn check_deliverable(&self, se: &Se) -> Result<()> {
         if !se.link.is_empty() {
             return Ok(());
@@ -472,11 +506,6 @@ impl<S: TsmStore + 'static> Tsm<S> {
             None => sds.into_iter().find(|sd| sd.kind == SdKind::SpSd),
         }
         .ok_or(TsmError::UnknownSd)?;
-        let mno = self
-            .store
-            .get_mno(&se.mno_id)
-            .await?
-            .ok_or_else(|| TsmError::Internal("SE's MNO is missing".into()))?;
         let now = self.now();
         let duration = self.cfg.conversation_duration;
         let id = random_id(&mut *(self.rng)());
@@ -495,11 +524,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
         self.store.open_conversation(conv.clone()).await?;
         Ok(ManageCommunicationResponse {
             conversation_id: id,
-            bearer: if se.link.is_empty() {
-                mno.bearer
-            } else {
-                crate::model::Bearer::Direct
-            },
+            bearer: self.bearer_of(&se).await?,
             max_scripts: conv.max_scripts,
             max_script_size: conv.max_script_bytes,
             script_format: "APDU-LIST-HEX".into(),
@@ -533,9 +558,14 @@ impl<S: TsmStore + 'static> Tsm<S> {
         }
         let conv = self.own_conversation(sp, id).await?;
         self.store.end_conversation(id, status).await?;
+        let se = self
+            .store
+            .get_se(&conv.se_id)
+            .await?
+            .ok_or(TsmError::UnknownSe)?;
         Ok(ManageCommunicationResponse {
             conversation_id: conv.id,
-            bearer: crate::model::Bearer::Direct,
+            bearer: self.bearer_of(&se).await?,
             max_scripts: conv.max_scripts,
             max_script_size: conv.max_script_bytes,
             script_format: "APDU-LIST-HEX".into(),
@@ -584,9 +614,16 @@ impl<S: TsmStore + 'static> Tsm<S> {
                 conv.max_script_bytes
             )));
         }
-        let sd = self
-            .own_sds(sp, &conv.se_id)
+        let own_sds = self.own_sds(sp, &conv.se_id).await?;
+        let own_instances: Vec<Vec<u8>> = self
+            .store
+            .list_instances(Some(&conv.se_id), Some(&sp.id))
             .await?
+            .into_iter()
+            .map(|i| i.instance_aid)
+            .collect();
+        check_script_targets(&commands, &own_sds, &own_instances)?;
+        let sd = own_sds
             .into_iter()
             .find(|sd| sd.aid == conv.sd_aid)
             .ok_or(TsmError::UnknownSd)?;
@@ -602,12 +639,19 @@ impl<S: TsmStore + 'static> Tsm<S> {
         self.check_deliverable(&se).await?;
         let lock = self.se_lock(&se.se_id);
         let _guard = lock.lock().await;
-        let counted = self
-            .store
+        // Queued requests for the SE go first; the conversation may have expired meanwhile.
+        self.deliver_pending_locked(&se).await?;
+        if self.now() >= conv.expires_at {
+            return Err(TsmError::ConversationExpired);
+        }
+        self.store
             .count_script(&conv.id)
             .await?
             .ok_or_else(|| TsmError::ScriptLimit(format!("{} scripts", conv.max_scripts)))?;
-        let first = counted.scripts_used == 1;
+        // A pre-protected script continues the SP's own secure channel only if nothing else
+        // has used the SE since its last script; otherwise its SD is selected again (which
+        // ends any session the SP had opened, GP CS v2.3.1 §10.2).
+        let select = !self.is_selected_by(&se.se_id, &conv.id);
         let connector = self.connector.clone();
         let rng = self.rng.clone();
         let ctx = AuditContext {
@@ -622,7 +666,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
         let put_keys = put_key_targets(&commands, sd.kvn);
         let (result, audit) = tokio::task::spawn_blocking(move || {
             let Some(mut transport) = connector.connect(&se)? else {
-                return Err(TsmError::Unreachable(format!(
+                return Err(TsmError::Offline(format!(
                     "SE {} is not connected",
                     se.se_id
                 )));
@@ -632,7 +676,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
                 (Some(a), false) => ScriptTarget::Keys(a),
                 _ => ScriptTarget::PreProtected {
                     aid: &sd_aid,
-                    select: first,
+                    select,
                 },
             };
             let r = engine::process_script(&mut rec, target, &commands, &mut *rng());
@@ -640,6 +684,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
         })
         .await
         .map_err(|e| TsmError::Internal(format!("card task: {e}")))??;
+        self.set_selected_by(&conv.se_id, pre_protected.then_some(conv.id.as_str()));
         let mut outcome = FlowOutcome {
             audit,
             ..FlowOutcome::default()
@@ -682,13 +727,15 @@ impl<S: TsmStore + 'static> Tsm<S> {
     ) -> Result<(u16, ServiceStatus)> {
         check_service_request(&req)?;
         let se = self.se_for_msi(&req.msi).await?;
-        self.check_deliverable(&se).await?;
         // Validates the request against the catalogue and the state now, so an SP learns of
         // a bad request at once even when the SE is offline.
         let current = self
             .store
             .instance(&se.se_id, &sp.id, &req.service_id, &req.service_qualifier)
             .await?;
+        if current.is_none() && op != Operation::PrePersonalize {
+            return Err(TsmError::UnknownService);
+        }
         // Behind queued requests (or a queued PrePersonalize) the state is checked at delivery.
         let behind_queue = current
             .as_ref()
@@ -702,13 +749,16 @@ impl<S: TsmStore + 'static> Tsm<S> {
         } else {
             self.catalogue_entry(sp, op, &req, current.as_ref()).await?;
         }
+        self.check_deliverable(&se).await?;
         let lock = self.se_lock(&se.se_id);
         let _guard = lock.lock().await;
         self.deliver_pending_locked(&se).await?;
         let has_queue = !self.store.pending(&se.se_id).await?.is_empty();
         if !has_queue {
             match self.run_flow(&se, sp, op, &req).await {
-                Err(TsmError::Unreachable(_)) => {}
+                // Not connected: nothing was sent, the request waits in the queue. (A channel
+                // that fails mid-flow is answered, with its steps recorded, never queued.)
+                Err(TsmError::Offline(_)) => {}
                 other => return other.map(|s| (200, s)),
             }
         }
@@ -742,6 +792,25 @@ impl<S: TsmStore + 'static> Tsm<S> {
         req: &ServiceRequest,
         current: Option<ServiceInstance>,
     ) -> Result<(u16, ServiceStatus)> {
+        let placeholder = match &current {
+            Some(_) => None,
+            // PrePersonalize of a new service: visible as QUEUED until delivered.
+            None => {
+                let entry = self.catalogue_entry(sp, op, req, None).await?;
+                Some(ServiceInstance {
+                    se_id: se.se_id.clone(),
+                    sp_id: sp.id.clone(),
+                    service_id: req.service_id.clone(),
+                    qualifier: req.service_qualifier.clone(),
+                    version: entry.version.clone(),
+                    instance_aid: entry.instance_aid.clone(),
+                    ssd_aid: ssd_aid_for(&sp.id),
+                    state: ServiceState::Queued,
+                    detail: "[]".into(),
+                    updated_at: self.now(),
+                })
+            }
+        };
         let id = self
             .store
             .enqueue(QueuedRequest {
@@ -755,23 +824,9 @@ impl<S: TsmStore + 'static> Tsm<S> {
                 created_at: self.now(),
             })
             .await?;
-        let inst = match current {
-            Some(i) => i,
-            None => {
-                // PrePersonalize of a new service: visible as QUEUED until delivered.
-                let entry = self.catalogue_entry(sp, op, req, None).await?;
-                let inst = ServiceInstance {
-                    se_id: se.se_id.clone(),
-                    sp_id: sp.id.clone(),
-                    service_id: req.service_id.clone(),
-                    qualifier: req.service_qualifier.clone(),
-                    version: entry.version.clone(),
-                    instance_aid: entry.instance_aid.clone(),
-                    ssd_aid: ssd_aid_for(&sp.id),
-                    state: ServiceState::Queued,
-                    detail: "[]".into(),
-                    updated_at: self.now(),
-                };
+        let inst = match (current, placeholder) {
+            (Some(i), _) => i,
+            (None, Some(inst)) => {
                 self.store
                     .commit_flow(FlowOutcome {
                         instance: Some(inst.clone()),
@@ -780,6 +835,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
                     .await?;
                 inst
             }
+            (None, None) => return Err(TsmError::UnknownService),
         };
         Ok((202, status_of(&inst, Some(id))))
     }
@@ -807,6 +863,10 @@ impl<S: TsmStore + 'static> Tsm<S> {
     async fn deliver_pending_locked(&self, se: &Se) -> Result<usize> {
         let mut delivered = 0;
         for q in self.store.pending(&se.se_id).await? {
+            // Claimed atomically: another process delivering the same queue skips it.
+            if !self.store.claim_queued(q.id).await? {
+                continue;
+            }
             let sp = self
                 .store
                 .get_sp(&q.sp_id)
@@ -815,14 +875,46 @@ impl<S: TsmStore + 'static> Tsm<S> {
             let req: ServiceRequest = serde_json::from_str(&q.body)
                 .map_err(|e| TsmError::Internal(format!("queued request: {e}")))?;
             let (state, result) = match self.run_flow(se, &sp, q.operation, &req).await {
-                Err(TsmError::Unreachable(_)) => break,
+                Err(TsmError::Offline(_)) => {
+                    self.store.release_queued(q.id).await?;
+                    break;
+                }
                 Ok(s) => (QueueState::Done, to_json(&s)),
-                Err(e) => (QueueState::Failed, error_json(&e)),
+                Err(e) => {
+                    self.fail_placeholder(&sp, &req, &e).await?;
+                    (QueueState::Failed, error_json(&e))
+                }
             };
             self.store.finish_queued(q.id, state, result).await?;
             delivered += 1;
         }
         Ok(delivered)
+    }
+
+    /// A queued PrePersonalize that failed before reaching the card: its QUEUED row says why.
+    async fn fail_placeholder(&self, sp: &Sp, req: &ServiceRequest, e: &TsmError) -> Result<()> {
+        let se = self.se_for_msi(&req.msi).await?;
+        let inst = self
+            .store
+            .instance(&se.se_id, &sp.id, &req.service_id, &req.service_qualifier)
+            .await?;
+        let Some(mut inst) = inst.filter(|i| i.state == ServiceState::Queued) else {
+            return Ok(());
+        };
+        inst.state = ServiceState::Failed;
+        inst.detail = to_json(&[Step {
+            name: "delivery".into(),
+            outcome: "failed".into(),
+            sw: e.sw().map(|sw| format!("{:04X}", sw.0)),
+            reason: Some(e.to_string()),
+        }]);
+        inst.updated_at = self.now();
+        self.store
+            .commit_flow(FlowOutcome {
+                instance: Some(inst),
+                ..FlowOutcome::default()
+            })
+            .await
     }
 
     /// Load what a flow needs, run it on the card, record its outcome.
@@ -861,7 +953,14 @@ impl<S: TsmStore + 'static> Tsm<S> {
             .sd_access(manager_sd)?
             .ok_or_else(|| TsmError::Internal("no manager SD keys for this SE".into()))?;
         let ssd_aid = current.map_or_else(|| ssd_aid_for(&sp.id), |i| i.ssd_aid.clone());
-        let ssd = sds.into_iter().find(|sd| sd.aid == ssd_aid);
+        let ssd = match sds.into_iter().find(|sd| sd.aid == ssd_aid) {
+            Some(sd) if sd.sp_id.as_deref() != Some(sp.id.as_str()) => {
+                return Err(TsmError::Internal(
+                    "the SP's SSD AID is taken by another security domain on this SE".into(),
+                ))
+            }
+            other => other,
+        };
         let ssd_initial_keys = match &se.ssd_initial_keys {
             Some(b) => Some(self.open_blob(&initial_keys_aad(&se.se_id), b)?),
             None => None,
@@ -879,8 +978,14 @@ impl<S: TsmStore + 'static> Tsm<S> {
             ssd_initial_keys,
             had_row: instance.is_some(),
         };
+        let connector = self.connector.clone();
+        let target = se.clone();
+        let mut transport = tokio::task::spawn_blocking(move || connector.connect(&target))
+            .await
+            .map_err(|e| TsmError::Internal(format!("card task: {e}")))??
+            .ok_or_else(|| TsmError::Offline(format!("SE {} is not connected", se.se_id)))?;
         if op == Operation::RenewService {
-            // RenewService step 1: state RENEWING, recorded before touching the SE.
+            // RenewService step 1: state RENEWING, recorded before the first command.
             if let Some(mut i) = input.instance.clone() {
                 i.state = ServiceState::Renewing;
                 i.updated_at = self.now();
@@ -892,21 +997,16 @@ impl<S: TsmStore + 'static> Tsm<S> {
                     .await?;
             }
         }
-        let connector = self.connector.clone();
         let rng = self.rng.clone();
         let now = self.now();
         let keys = self.keys.clone();
         let (outcome, result) = tokio::task::spawn_blocking(move || {
-            let Some(mut transport) = connector.connect(&input.se)? else {
-                return Err(TsmError::Unreachable(format!(
-                    "SE {} is not connected",
-                    input.se.se_id
-                )));
-            };
-            Ok(execute(&input, &mut *transport, &*keys, &mut *rng(), now))
+            execute(&input, &mut *transport, &*keys, &mut *rng(), now)
         })
         .await
-        .map_err(|e| TsmError::Internal(format!("card task: {e}")))??;
+        .map_err(|e| TsmError::Internal(format!("card task: {e}")))?;
+        // A TSM flow changes the basic channel's selection.
+        self.set_selected_by(&se.se_id, None);
         self.store.commit_flow(outcome).await?;
         result
     }
@@ -955,15 +1055,17 @@ impl<S: TsmStore + 'static> Tsm<S> {
             Err(e) => return (e.http_status(), error_json(&e)),
         }
         let (status, out) = self.dispatch(sp, operation, body).await;
-        // A request rejected before it changed anything may be retried with the same key.
-        let stored =
-            if status == 400 || status == 413 || status == 503 || status >= 500 && status != 502 {
-                self.store.idempotency_abandon(&sp.id, key).await
-            } else {
-                self.store
-                    .idempotency_finish(&sp.id, key, status, out.clone())
-                    .await
-            };
+        // A request rejected before anything reached the SE may be retried with the same key;
+        // any other answer (errors included) is the request's answer from now on.
+        let untouched = matches!(status, 400 | 413 | 501)
+            || serde_json::from_str::<ErrorBody>(&out).is_ok_and(|b| b.code == "seOffline");
+        let stored = if untouched {
+            self.store.idempotency_abandon(&sp.id, key).await
+        } else {
+            self.store
+                .idempotency_finish(&sp.id, key, status, out.clone())
+                .await
+        };
         match stored {
             Ok(()) => (status, out),
             Err(e) => (e.http_status(), error_json(&e)),
@@ -1001,14 +1103,46 @@ impl<S: TsmStore + 'static> Tsm<S> {
 }
 
 /// The script's PUT KEY commands (INS 'D8', GP CS v2.3.1 §11.8) that replace the key set
-/// `held_kvn` (P1 = its KVN) or add one (P1 = '00'): (index, new KVN = first data byte).
+/// `held_kvn` (P1 b7-b1 = its KVN; b8 = more commands follow): (index, new KVN = first data
+/// byte). Adding a key set (P1 '00') leaves the TSM's keys valid.
 fn put_key_targets(commands: &[Command], held_kvn: u8) -> Vec<(usize, u8)> {
     commands
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.ins == 0xD8 && (c.p1 == held_kvn || c.p1 == 0))
+        .filter(|(_, c)| c.ins == 0xD8 && c.p1 & 0x7F == held_kvn && held_kvn != 0)
         .filter_map(|(i, c)| Some((i, *c.data.first()?)))
         .collect()
+}
+
+/// A script reaches only the SP's own objects: no logical channels of its own (MANAGE CHANNEL,
+/// channel bits in CLA; ISO/IEC 7816-4 §5.4.1, §11.1.2) and SELECT by name only of the SP's
+/// SDs and instances. Anything else is refused the same way, whether it exists or not.
+fn check_script_targets(
+    commands: &[Command],
+    own_sds: &[SecurityDomain],
+    own_instances: &[Vec<u8>],
+) -> Result<()> {
+    for c in commands {
+        if apdu::channel::channel_of(c.cla) != Some(0) || c.ins == apdu::channel::INS_MANAGE_CHANNEL
+        {
+            return Err(TsmError::invalid(
+                "commands",
+                "logical channels are the TSM's: send commands on the basic channel",
+            ));
+        }
+        if c.ins == 0xA4 {
+            let own = c.p1 == 0x04
+                && (own_sds.iter().any(|sd| sd.aid == c.data)
+                    || own_instances.iter().any(|a| *a == c.data));
+            if !own {
+                return Err(TsmError::invalid(
+                    "commands",
+                    "SELECT only by AID of your own security domains and applications",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The new key version if one of those PUT KEYs succeeded.
@@ -1090,23 +1224,23 @@ fn execute(
                 ssd_keys: &temp,
                 service,
             };
-            let r = engine::pre_personalize(&mut rec, &plan, rng);
+            let mut r = engine::pre_personalize(&mut rec, &plan, rng);
             if r.ssd_created {
-                match keys.seal(&key_aad(&input.se.se_id, &ssd_aid), &temp.encode(), rng) {
-                    Ok(blob) => outcome.put_sds.push(SecurityDomain {
-                        se_id: input.se.se_id.clone(),
-                        aid: ssd_aid.clone(),
-                        kind: SdKind::SpSd,
-                        sp_id: Some(input.sp_id.clone()),
-                        keys: Some(blob),
-                        kvn: temp.kvn,
-                        rotated: false,
-                    }),
-                    Err(e) => {
-                        let e = TsmError::Internal(format!("seal: {e}"));
-                        return (outcome, Err(e));
-                    }
+                // The SSD is on the SE: recorded even if its keys cannot be sealed (the TSM
+                // then holds none for it, and says so).
+                let sealed = seal_with(keys, &key_aad(&input.se.se_id, &ssd_aid), &temp, rng);
+                if let Err(e) = &sealed {
+                    r.error.get_or_insert_with(|| e.clone());
                 }
+                outcome.put_sds.push(SecurityDomain {
+                    se_id: input.se.se_id.clone(),
+                    aid: ssd_aid.clone(),
+                    kind: SdKind::SpSd,
+                    sp_id: Some(input.sp_id.clone()),
+                    keys: sealed.ok(),
+                    kvn: temp.kvn,
+                    rotated: false,
+                });
             }
             (r, ServiceState::Installed, &service.version)
         }
@@ -1129,9 +1263,17 @@ fn execute(
             let Some(old) = &input.old_service else {
                 return (outcome, Err(TsmError::UnknownService));
             };
-            let r = engine::renew(&mut rec, m, &ssd_aid, old, service, rng);
+            // The instance on the SE is the stored one, whatever the catalogue says now.
+            let old = CatalogueEntry {
+                instance_aid: instance_aid.clone(),
+                ..old.clone()
+            };
+            let r = engine::renew(&mut rec, m, &ssd_aid, &old, service, rng);
             let v = if r.compensated {
-                &old.version
+                &input
+                    .old_service
+                    .as_ref()
+                    .map_or(&service.version, |o| &o.version)
             } else {
                 &service.version
             };
@@ -1144,30 +1286,25 @@ fn execute(
         ),
     };
     outcome.audit = rec.into_entries();
-    let eligibility_only = matches!(report.error, Some(TsmError::NotEligible(_)))
-        && report
-            .steps
-            .iter()
-            .all(|s| s.name == "eligibility" || s.outcome == "skipped");
-    let state = match (&report.error, input.op) {
-        (None, _) => done_state,
-        (Some(_), Operation::RenewService) if report.compensated => ServiceState::Installed,
-        // Nothing was sent beyond the checks, or the flow undid its own work: the service is
-        // as before (a new one stays absent, unless it was queued).
-        (Some(_), Operation::PrePersonalize)
-            if !input.had_row
-                && (eligibility_only || (!report.ssd_created && report.remaining.is_empty())) =>
-        {
-            ServiceState::Deleted
+    // Nothing on the SE changed: no command that changes it succeeded, or the flow undid
+    // what it did (a PrePersonalize's compensation).
+    let changed = report.steps.iter().any(|s| {
+        s.outcome == "done" && s.name != "eligibility" && !s.name.starts_with("compensate:")
+    });
+    let undone =
+        input.op == Operation::PrePersonalize && !report.ssd_created && report.remaining.is_empty();
+    let state = match &report.error {
+        None => done_state,
+        Some(_) if input.op == Operation::RenewService && report.compensated => {
+            ServiceState::Installed
         }
-        (
-            Some(TsmError::Se { .. }),
-            Operation::LockService | Operation::UnlockService | Operation::ActivateService,
-        ) => input
-            .instance
-            .as_ref()
-            .map_or(ServiceState::Failed, |i| i.state),
-        (Some(_), _) => ServiceState::Failed,
+        // The service is as before; a new one stays absent, a queued one shows why it failed.
+        Some(_) if !changed || undone => match (&input.instance, input.had_row) {
+            (Some(i), _) => i.state,
+            (None, true) => ServiceState::Failed,
+            (None, false) => ServiceState::Deleted,
+        },
+        Some(_) => ServiceState::Failed,
     };
     let keep_absent =
         !input.had_row && state == ServiceState::Deleted && input.op == Operation::PrePersonalize;
@@ -1227,9 +1364,38 @@ mod tests {
     }
 
     #[test]
+    fn scripts_reach_only_the_sps_objects() {
+        let sd = SecurityDomain {
+            se_id: "se".into(),
+            aid: ssd_aid_for("bank"),
+            kind: SdKind::SpSd,
+            sp_id: Some("bank".into()),
+            keys: None,
+            kvn: 0x30,
+            rotated: false,
+        };
+        let app = vec![0xF0, 1, 2, 3, 4];
+        let select = |aid: &[u8]| Command::with_data(0x00, 0xA4, 0x04, 0x00, aid.to_vec());
+        let ok = |c: Command| check_script_targets(&[c], std::slice::from_ref(&sd), &[app.clone()]);
+        assert!(ok(select(&sd.aid)).is_ok());
+        assert!(ok(select(&app)).is_ok());
+        assert!(ok(Command::new(0x84, 0xE2, 0x90, 0x00)).is_ok());
+        // Another SP's SSD and an AID that exists nowhere are refused alike.
+        let other = ok(select(&ssd_aid_for("transit"))).unwrap_err();
+        assert_eq!(other, ok(select(&[0xA0; 8])).unwrap_err());
+        assert_eq!(other.code(), "malformedRequest");
+        assert!(ok(Command::with_data(0x00, 0xA4, 0x00, 0x00, vec![0x3F, 0x00])).is_err());
+        // No logical channels of the SP's own: MANAGE CHANNEL, channel bits, further channels.
+        assert!(ok(Command::new(0x00, 0x70, 0x00, 0x00)).is_err());
+        assert!(ok(Command::new(0x81, 0xCA, 0x00, 0xE0)).is_err());
+        assert!(ok(Command::new(0xC0, 0xCA, 0x00, 0xE0)).is_err());
+        assert!(ok(Command::new(0xA0, 0xCA, 0x00, 0xE0)).is_err());
+    }
+
+    #[test]
     fn ssd_aids_are_per_sp() {
         let a = ssd_aid_for("bank");
-        assert_eq!(a.len(), 11);
+        assert_eq!(a.len(), 15);
         assert_eq!(&a[..7], &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x53, 0x53]);
         assert_ne!(a, ssd_aid_for("transit"));
     }

@@ -134,6 +134,11 @@ pub trait TsmStore: Send + Sync {
     fn pending(&self, se_id: &str) -> impl Future<Output = Result<Vec<QueuedRequest>>> + Send;
     /// One queued request by id.
     fn queued(&self, id: i64) -> impl Future<Output = Result<Option<QueuedRequest>>> + Send;
+    /// Take a pending request for delivery (pending → delivering), atomically: `false` when
+    /// it was not pending (another process took it).
+    fn claim_queued(&self, id: i64) -> impl Future<Output = Result<bool>> + Send;
+    /// Give a claimed request back (delivering → pending): the SE went offline before it.
+    fn release_queued(&self, id: i64) -> impl Future<Output = Result<()>> + Send;
     /// Record a queued request's outcome.
     fn finish_queued(
         &self,

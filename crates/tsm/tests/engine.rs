@@ -276,7 +276,7 @@ fn eligibility_failures_create_nothing() {
     });
     assert_eq!(
         r.unwrap_err(),
-        TsmError::NotEligible("insufficient memory: need 3000, free 2096".into())
+        TsmError::NotEligible("insufficient memory: the service needs 3000 bytes".into())
     );
     assert!(!audit.is_empty() && audit.iter().all(|e| e.sd_aid == GP_ISD_AID));
 
@@ -284,11 +284,11 @@ fn eligibility_failures_create_nothing() {
     assert_eq!(
         r.error,
         Some(TsmError::NotEligible(
-            "insufficient memory: need 3000, free 2096".into()
+            "insufficient memory: the service needs 3000 bytes".into()
         ))
     );
     assert_eq!(names(&r.steps), ["eligibility:failed"]);
-    assert!(r.steps[0].reason.as_deref().unwrap().contains("need 3000"));
+    assert!(r.steps[0].reason.as_deref().unwrap().contains("needs 3000 bytes"));
     assert!(!r.ssd_created && r.remaining.is_empty());
     assert!(card.state().gp.apps.is_empty(), "no SSD, no instance");
 

@@ -393,6 +393,12 @@ async fn offline_se_queue_delivered_in_order(db: &mut TestDatabase) {
     assert_eq!(s, 202);
     assert!(app_of(&w, &APP_A).is_none());
     assert_eq!(audit_count(&w).await, 0);
+    // A request for a service that is neither there nor queued is refused, not queued.
+    let mut absent = svc(&a);
+    absent["serviceQualifier"] = json!("other");
+    let (s, r) = call(&w, &a, "ActivateService", absent).await;
+    assert_eq!((s, r["code"].as_str()), (404, Some("unknownService")));
+    assert_eq!(w.tsm.store().pending("se-1").await.unwrap().len(), 3);
 
     // Still offline: nothing delivered.
     assert_eq!(w.tsm.deliver_pending("se-1").await.unwrap(), 0);
@@ -403,6 +409,19 @@ async fn offline_se_queue_delivered_in_order(db: &mut TestDatabase) {
     let (_, r) = call(&w, &b, "GetServiceState", svc(&b)).await;
     assert_eq!(r["state"], "INSTALLED", "{r}");
     assert!(w.tsm.store().pending("se-1").await.unwrap().is_empty());
+    // A renewal queued while offline leaves the state as it was until it is delivered.
+    w.card.set_online(false);
+    let (s, r) = call(&w, &a, "RenewService", svc(&a)).await;
+    assert_eq!((s, r["state"].as_str()), (202, Some("ACTIVE")), "{r}");
+    let (_, r) = call(&w, &a, "GetServiceState", svc(&a)).await;
+    assert_eq!(r["state"], "ACTIVE");
+    w.card.set_online(true);
+    assert_eq!(w.tsm.deliver_pending("se-1").await.unwrap(), 1);
+    let (_, r) = call(&w, &a, "GetServiceState", svc(&a)).await;
+    assert_eq!(
+        (r["state"].as_str(), r["version"].as_str()),
+        (Some("INSTALLED"), Some("2"))
+    );
     // In order: SP A's PrePersonalize commands, then its activation, then SP B's.
     let ops: Vec<String> = w
         .tsm
@@ -420,7 +439,8 @@ async fn offline_se_queue_delivered_in_order(db: &mut TestDatabase) {
         [
             "bank/PrePersonalize",
             "bank/ActivateService",
-            "transit/PrePersonalize"
+            "transit/PrePersonalize",
+            "bank/RenewService"
         ]
     );
 }
