@@ -40,7 +40,7 @@ use crate::config::Config;
 use crate::metrics::{outbox_result, Metrics};
 use crate::serve::{now_millis, ADMIN_PROTOCOL, JSON_CONTENT_TYPE};
 
-type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// System CA bundles tried when `outbox.ca_certs` is empty.
 const SYSTEM_BUNDLES: [&str; 3] = [
@@ -96,6 +96,14 @@ fn client(cfg: &Config, identity: &ClientIdentity) -> Result<HttpClient> {
             let _ = roots.add(cert);
         }
     }
+    mtls_client(roots, identity)
+}
+
+/// An HTTPS client (HTTP/1.1, pooled connections) trusting `roots` and presenting `identity`.
+pub(crate) fn mtls_client(
+    roots: rustls::RootCertStore,
+    identity: &ClientIdentity,
+) -> Result<HttpClient> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
