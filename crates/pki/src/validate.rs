@@ -33,11 +33,12 @@ pub fn verify_euicc_chain(
 /// Remembers which EUM certificates were found signed by which CI, so a server that sees the
 /// same few EUMs on every download checks that signature once. Only the signature is
 /// remembered: validity dates, roles, key usage, names and the eUICC certificate are checked
-/// on every call. Keyed by SHA-256 of (CI public key, EUM certificate DER); bounded (it
-/// starts over when full).
+/// on every call. Keyed by the exact bytes of (CI public key, EUM certificate DER), compared
+/// in full (hashing a ~600-byte certificate with SHA-256 on every request cost more than the
+/// lookup needs); bounded (it starts over when full).
 #[derive(Debug, Default)]
 pub struct EumSignatureCache {
-    verified: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
+    verified: std::sync::Mutex<std::collections::HashSet<Vec<u8>>>,
 }
 
 /// Entries [`EumSignatureCache`] keeps before starting over (EUMs are few; this bounds memory
@@ -49,20 +50,20 @@ impl EumSignatureCache {
         Self::default()
     }
 
-    fn key(eum: &Certificate, ci: &Certificate) -> [u8; 32] {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
+    /// `len(PK.CI) || PK.CI || EUM certificate DER`: unambiguous, compared in full.
+    fn key(eum: &Certificate, ci: &Certificate) -> Vec<u8> {
         let ci_key = ci.public_key().to_uncompressed();
-        h.update((ci_key.len() as u32).to_be_bytes());
-        h.update(&ci_key);
-        h.update(eum.der());
-        h.finalize().into()
+        let mut k = Vec::with_capacity(4 + ci_key.len() + eum.der().len());
+        k.extend_from_slice(&(ci_key.len() as u32).to_be_bytes());
+        k.extend_from_slice(&ci_key);
+        k.extend_from_slice(eum.der());
+        k
     }
 
     /// The EUM's signature by `ci`: remembered, or verified now (and remembered if valid).
     fn check(&self, eum: &Certificate, ci: &Certificate) -> Result<(), PkiError> {
         let key = Self::key(eum, ci);
-        let known = |v: &std::collections::HashSet<[u8; 32]>| v.contains(&key);
+        let known = |v: &std::collections::HashSet<Vec<u8>>| v.contains(&key);
         if self.verified.lock().map(|v| known(&v)).unwrap_or(false) {
             return Ok(());
         }

@@ -77,7 +77,14 @@ pub struct Es9Service<S, K> {
     /// EUM certificates already found signed by a trusted CI (a handful of EUMs sign every
     /// eUICC: the CI signature of each is verified once, every other check on each request).
     eum_cache: pki::EumSignatureCache,
+    /// EUM certificates already parsed, by their DER (the same few on every download). A parse
+    /// depends on the bytes alone, so a cached one is what parsing again would give; every
+    /// check still runs on it per request.
+    eum_certs: std::sync::Mutex<Vec<std::sync::Arc<Certificate>>>,
 }
+
+/// Parsed EUM certificates [`Es9Service`] keeps (it starts over when full).
+const EUM_CERTS_KEPT: usize = 16;
 
 /// Session secrets, sealed under [`session_aad`] before they reach the store.
 #[derive(Default)]
@@ -185,7 +192,28 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             store,
             keystore,
             eum_cache: pki::EumSignatureCache::new(),
+            eum_certs: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// The EUM certificate of `der`, parsed once (see [`Es9Service::eum_certs`]).
+    fn eum_certificate(&self, der: &[u8]) -> Outcome<std::sync::Arc<Certificate>> {
+        let kept =
+            |v: &Vec<std::sync::Arc<Certificate>>| v.iter().find(|c| c.der() == der).cloned();
+        if let Some(c) = self.eum_certs.lock().ok().and_then(|v| kept(&v)) {
+            return Ok(c);
+        }
+        let cert = std::sync::Arc::new(
+            Certificate::from_der(der)
+                .map_err(|e| FunctionError::new(c::EUM_CERTIFICATE_INVALID, e.to_string()))?,
+        );
+        if let Ok(mut v) = self.eum_certs.lock() {
+            if v.len() >= EUM_CERTS_KEPT {
+                v.clear();
+            }
+            v.push(cert.clone());
+        }
+        Ok(cert)
     }
 
     pub fn store(&self) -> &S {
@@ -387,8 +415,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         }
         let cred = self.credentials(&secrets)?.clone();
         let ci_pkid = cred.ci_pkid().unwrap_or_default();
-        let eum = Certificate::from_der(&ok.eum_certificate)
-            .map_err(|e| FunctionError::new(c::EUM_CERTIFICATE_INVALID, e.to_string()))?;
+        let eum = self.eum_certificate(&ok.eum_certificate)?;
         let euicc = Certificate::from_der(&ok.euicc_certificate)
             .map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
         // The eUICC chain must end in the CI negotiated at InitiateAuthentication (§5.6.3).
@@ -769,8 +796,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                 Ok(())
             }
             PendingNotification::OtherSignedNotification(n) => {
-                let eum = Certificate::from_der(&n.eum_certificate)
-                    .map_err(|e| FunctionError::new(c::EUM_CERTIFICATE_INVALID, e.to_string()))?;
+                let eum = self.eum_certificate(&n.eum_certificate)?;
                 let euicc = Certificate::from_der(&n.euicc_certificate)
                     .map_err(|e| FunctionError::new(c::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
                 let identity = pki::verify_euicc_chain_cached(
@@ -914,15 +940,19 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         now: UnixMillis,
         rng: &mut R,
     ) -> Es9Reply {
-        fn reply<T: serde::Serialize>(result: Outcome<T>) -> Es9Reply {
-            let (response, failure) = match result {
-                Ok(body) => (Response::success(body), None),
-                Err(e) => (Response::failed(&e), Some(e.code)),
-            };
-            Es9Reply {
-                status: 200,
-                body: rsp::es9p::to_json(&response),
-                failure,
+        fn reply<T: rsp::es9p::JsonMembers>(result: Outcome<T>) -> Es9Reply {
+            match result {
+                // Written directly: base64 straight into the body (same bytes as serde_json).
+                Ok(body) => Es9Reply {
+                    status: 200,
+                    body: rsp::es9p::success_json(&body),
+                    failure: None,
+                },
+                Err(e) => Es9Reply {
+                    status: 200,
+                    body: rsp::es9p::to_json(&Response::<Empty>::failed(&e)),
+                    failure: Some(e.code),
+                },
             }
         }
         fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Outcome<T> {

@@ -68,24 +68,52 @@ fn lite_err(e: rusqlite::Error) -> Error {
     Error::Storage(e.to_string())
 }
 
-impl Cols for Row<'_> {
+/// A row with its statement's column names read once. rusqlite's lookup by name asks SQLite
+/// for every column's name on each call (a joined row of ~25 columns read by name is ~300
+/// calls); here a name is found in this list, exact match first (the SQL names its columns as
+/// the mapping asks), then ignoring ASCII case as rusqlite does.
+pub(crate) struct Named<'r, 's> {
+    row: &'r Row<'s>,
+    names: Vec<&'r str>,
+}
+
+impl<'r, 's> Named<'r, 's> {
+    fn new(row: &'r Row<'s>) -> Self {
+        Named {
+            row,
+            names: row.as_ref().column_names(),
+        }
+    }
+
+    fn get<T: rusqlite::types::FromSql>(&self, col: &str) -> Result<T> {
+        let idx = self
+            .names
+            .iter()
+            .position(|n| *n == col)
+            .or_else(|| self.names.iter().position(|n| n.eq_ignore_ascii_case(col)))
+            .ok_or_else(|| lite_err(rusqlite::Error::InvalidColumnName(col.to_string())))?;
+        self.row.get(idx).map_err(lite_err)
+    }
+}
+
+impl Cols for Named<'_, '_> {
     fn text(&self, col: &str) -> Result<String> {
-        self.get(col).map_err(lite_err)
+        self.get(col)
     }
     fn opt_text(&self, col: &str) -> Result<Option<String>> {
-        self.get(col).map_err(lite_err)
+        self.get(col)
     }
     fn int(&self, col: &str) -> Result<i64> {
-        self.get(col).map_err(lite_err)
+        self.get(col)
     }
     fn opt_int(&self, col: &str) -> Result<Option<i64>> {
-        self.get(col).map_err(lite_err)
+        self.get(col)
     }
     fn blob(&self, col: &str) -> Result<Vec<u8>> {
-        self.get(col).map_err(lite_err)
+        self.get(col)
     }
     fn opt_blob(&self, col: &str) -> Result<Option<Vec<u8>>> {
-        self.get(col).map_err(lite_err)
+        self.get(col)
     }
 }
 
@@ -111,12 +139,12 @@ fn query_one<T>(
     conn: &Connection,
     sql: &str,
     params: &[&dyn ToSql],
-    map: impl FnOnce(&Row<'_>) -> Result<T>,
+    map: impl FnOnce(&Named<'_, '_>) -> Result<T>,
 ) -> Result<Option<T>> {
     let mut stmt = conn.prepare_cached(&q(sql)).map_err(lite_err)?;
     let mut rows = stmt.query(params).map_err(lite_err)?;
     match rows.next().map_err(lite_err)? {
-        Some(row) => map(row).map(Some),
+        Some(row) => map(&Named::new(row)).map(Some),
         None => Ok(None),
     }
 }
@@ -569,7 +597,7 @@ impl Lite {
                 .map_err(lite_err)?;
             let mut entries = Vec::new();
             while let Some(row) = rows.next().map_err(lite_err)? {
-                entries.push(outbox_from_row(row)?);
+                entries.push(outbox_from_row(&Named::new(row))?);
             }
             Ok(entries)
         })?;

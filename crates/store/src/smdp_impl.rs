@@ -121,9 +121,41 @@ pub(crate) fn order_from_row(row: &impl Cols) -> Result<OrderRecord> {
     order_from_row_as(row, "")
 }
 
+/// `{prefix}{column}` for the row mappers, without an allocation per column: the two
+/// prefixed spellings in use (`o_`, `s_`) are written out, anything else is formatted.
+fn prefixed(prefix: &str, c: &'static str) -> std::borrow::Cow<'static, str> {
+    macro_rules! names {
+        ($($n:literal),*) => {
+            match (prefix, c) {
+                ("", _) => return c.into(),
+                $(("o_", $n) => return concat!("o_", $n).into(),
+                  ("s_", $n) => return concat!("s_", $n).into(),)*
+                _ => {}
+            }
+        };
+    }
+    names!(
+        "cc_hash",
+        "iccid",
+        "requester",
+        "eid",
+        "matching_id",
+        "smds_address",
+        "cc_failures",
+        "download_attempts",
+        "bpp_delivered",
+        "created_at",
+        "expires_at",
+        "state",
+        "transaction_id",
+        "sealed"
+    );
+    format!("{prefix}{c}").into()
+}
+
 /// An order from columns named `{prefix}{column}` (joined reads alias them `o_...`).
 fn order_from_row_as(row: &impl Cols, prefix: &str) -> Result<OrderRecord> {
-    let col = |c: &str| format!("{prefix}{c}");
+    let col = |c: &'static str| prefixed(prefix, c);
     let cc_hash = match row.opt_blob(&col("cc_hash"))? {
         None => None,
         Some(v) => Some(<[u8; 32]>::try_from(v.as_slice()).map_err(|_| corrupt("cc_hash"))?),
@@ -153,7 +185,7 @@ pub(crate) fn session_from_row(row: &impl Cols) -> Result<SessionRecord> {
 
 /// A session from columns named `{prefix}{column}` (joined reads alias them `s_...`).
 fn session_from_row_as(row: &impl Cols, prefix: &str) -> Result<SessionRecord> {
-    let col = |c: &str| format!("{prefix}{c}");
+    let col = |c: &'static str| prefixed(prefix, c);
     let state = row.text(&col("state"))?;
     Ok(SessionRecord {
         transaction_id: TransactionId::new(&row.blob(&col("transaction_id"))?)
@@ -1323,6 +1355,18 @@ mod tests {
         let mut out = String::new();
         shift_placeholders("UPDATE t SET a = $1, b = $2 WHERE c = $10", 3, &mut out);
         assert_eq!(out, "UPDATE t SET a = $4, b = $5 WHERE c = $13");
+    }
+
+    #[test]
+    fn prefixed_names() {
+        assert_eq!(prefixed("", "iccid"), "iccid");
+        assert_eq!(prefixed("o_", "download_attempts"), "o_download_attempts");
+        assert_eq!(prefixed("s_", "sealed"), "s_sealed");
+        assert_eq!(prefixed("x_", "iccid"), "x_iccid");
+        assert!(matches!(
+            prefixed("o_", "eid"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     /// Every statement of a batch runs, each with its own parameters, on both back ends.
