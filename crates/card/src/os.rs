@@ -680,6 +680,36 @@ impl Card {
         let Some(request) = c.chain.push(cmd.p1, cmd.p2, &cmd.data)? else {
             return Ok(Vec::new());
         };
+        // A BPP segment runs on the state itself: it either fails with a status word before
+        // touching anything, or succeeds and whatever it changed is committed anyway (see
+        // `isdr::is_bpp_segment`). Most segments only buffer data in the volatile `BppLoad`;
+        // copying and comparing the whole state for each of them cost more than the segment.
+        if crate::isdr::is_bpp_segment(&request) {
+            let fingerprint = |s: &CardState| {
+                (
+                    s.profiles.len(),
+                    s.notifications.len(),
+                    s.last_seq_number,
+                    s.session.is_some(),
+                )
+            };
+            let before = fingerprint(&self.state);
+            let result = Isdr {
+                identity: &self.identity,
+                state: &mut self.state,
+                bpp: &mut session.bpp,
+                rng: &mut *self.rng,
+                now: self.now,
+            }
+            .handle(&request);
+            let changed =
+                matches!(&result, Ok(r) if !r.is_empty()) || fingerprint(&self.state) != before;
+            if changed {
+                sync_uicc(&mut self.state);
+                self.revision = self.revision.wrapping_add(1);
+            }
+            return result;
+        }
         // Function-level atomicity: the function works on a copy that is committed only when
         // it completes (error responses included; a status word error discards it).
         let mut work = self.state.clone();
@@ -692,13 +722,19 @@ impl Card {
         }
         .handle(&request);
         // Isolation: the ISD-R commits the telecom container's state only; whatever it might
-        // have done to another container's objects is discarded.
-        work.gp = self.state.gp.clone();
-        work.pairing = self.state.pairing.clone();
+        // have done to another container's objects is discarded. The committed objects move
+        // into the working copy (no second clone); the state keeps the working copy's, which
+        // are equal unless the ISD-R changed them, and then the working copy is committed.
+        std::mem::swap(&mut work.gp, &mut self.state.gp);
+        std::mem::swap(&mut work.pairing, &mut self.state.pairing);
         if result.is_ok() && work != self.state {
             sync_uicc(&mut work);
             self.state = work;
             self.revision = self.revision.wrapping_add(1);
+        } else {
+            // Nothing to commit: the committed objects go back.
+            std::mem::swap(&mut work.gp, &mut self.state.gp);
+            std::mem::swap(&mut work.pairing, &mut self.state.pairing);
         }
         result
     }

@@ -120,6 +120,43 @@ fn download_and_install_ts48_profile() {
     }
 }
 
+/// BPP segments run on the card state without a working copy (`os::Card::store_data`): the
+/// state and its revision change only with the segment that ends the load, and a segment the
+/// card refuses changes neither.
+#[test]
+fn bpp_segments_commit_only_with_the_pir() {
+    let smdp = Smdp::sgp26();
+    let mut card = new_card(CardState::new());
+    let (ch, otpk) = authenticate_and_prepare(&mut card, &smdp);
+    let (package, md) = ts48();
+    let segments =
+        rsp::es8p::segment(&smdp.bind(&card.identity().eid, &otpk, &md, &package, false)).unwrap();
+    let (last, init) = segments.split_last().unwrap();
+    let before = card.state().clone();
+    let r0 = card.state_revision();
+    for s in init {
+        assert!(es10(&mut card, ch, s).is_empty());
+        assert_eq!(card.state_revision(), r0);
+        assert_eq!(*card.state(), before);
+    }
+    let pir = verify_pir(&euicc_cert(), &es10(&mut card, ch, last));
+    assert!(pir.is_success(), "{pir:?}");
+    let r1 = card.state_revision();
+    assert_ne!(r1, r0);
+    assert_eq!(card.state().profiles.len(), 1);
+    assert!(card.state().session.is_none());
+    // The load is over: a further segment is refused and commits nothing.
+    let after = card.state().clone();
+    assert_eq!(
+        apdu::es10_exchange(&mut Link(&mut card), ch, last),
+        Err(apdu::ApduError::Status(
+            apdu::StatusWord::CONDITIONS_NOT_SATISFIED
+        ))
+    );
+    assert_eq!(card.state_revision(), r1);
+    assert_eq!(*card.state(), after);
+}
+
 fn verify_pir_bytes(card: &card::Card) -> Vec<u8> {
     card.state().notifications[0].pending.clone()
 }

@@ -39,7 +39,7 @@ where
     if status != 200 {
         return Err(LpaError::Http { function, status });
     }
-    let resp: Response<R> = es9p::from_json(&body).map_err(|e| LpaError::Json {
+    let resp: Response<R> = es9p::response_from_json(&body).map_err(|e| LpaError::Json {
         function,
         detail: e.to_string(),
     })?;
@@ -69,7 +69,7 @@ pub(crate) async fn handle_notification<E: Es9Transport>(
         200 if body.iter().all(u8::is_ascii_whitespace) => Ok(()),
         200 => {
             let resp: Response<es9p::Empty> =
-                es9p::from_json(&body).map_err(|e| LpaError::Json {
+                es9p::response_from_json(&body).map_err(|e| LpaError::Json {
                     function,
                     detail: e.to_string(),
                 })?;

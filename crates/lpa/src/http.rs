@@ -181,7 +181,8 @@ impl Es9Transport for HttpTransport {
                 .await
                 .map_err(|e| LpaError::Transport(format!("{url}: {e}")))?
                 .to_bytes();
-            Ok((status, body.to_vec()))
+            // Takes over the collected buffer when it is the only owner (no copy).
+            Ok((status, Vec::from(body)))
         };
         tokio::time::timeout(self.timeout, exchange)
             .await

@@ -473,10 +473,13 @@ impl Isdr<'_> {
         pir
     }
 
+    /// The SM-DP+ OID of the session's CERT.DPpb. PrepareDownload set `prepared` only after
+    /// checking that this OID equals the one of CERT.DPauth kept in `authenticated` (§5.7.5),
+    /// so that one is returned instead of parsing the certificate again.
     fn session_dppb_oid(&self) -> Option<Vec<u8>> {
-        let prepared = self.state.session.as_ref()?.prepared.as_ref()?;
-        let (_, cert) = download::dppb_key(prepared)?;
-        cert.registered_id().map(|o| o.as_bytes().to_vec())
+        let session = self.state.session.as_ref()?;
+        session.prepared.as_ref()?;
+        session.authenticated.as_ref()?.smdp_oid.clone()
     }
 
     /// Builds and signs the ProfileInstallationResult, stores it as a pending notification and

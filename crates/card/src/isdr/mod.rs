@@ -51,6 +51,17 @@ mod tag {
     pub const GET_RAT: u32 = 0xBF43;
 }
 
+/// An ES10b.LoadBoundProfilePackage segment (SGP.22 §2.5.5): the first starts with the
+/// 'BF36' tag, the others with 'A0'..'A3' or '86'..'88'. Such a request changes the persistent
+/// state only when it ends the load (the ProfileInstallationResult is built then), and an error
+/// status word leaves everything untouched (see `os::Card::store_data`).
+pub(crate) fn is_bpp_segment(request: &[u8]) -> bool {
+    matches!(
+        Tag::parse(request),
+        Ok((Tag(tag::BOUND_PROFILE_PACKAGE | 0xA0..=0xA3 | 0x86..=0x88), _))
+    )
+}
+
 impl Isdr<'_> {
     /// Runs the ES10 function the request names. Malformed requests answer `6A80`, unknown
     /// functions `6A88`; function-level errors are encoded in the response (SGP.22 §5.7).
