@@ -219,10 +219,7 @@ fn mint_client(dir: &Path, role: &str, ca_name: &str, id: &str) -> Result<Operat
         let key = pki::PrivateKey::generate(Curve::NistP256, &mut rng);
         let req = TlsCertRequest {
             profile: TlsProfile::Ca,
-            subject: &[
-                (DnAttr::O, "simkit test"),
-                (DnAttr::CN, ca_name),
-            ],
+            subject: &[(DnAttr::O, "simkit test"), (DnAttr::CN, ca_name)],
             serial: &random_serial(&mut rng),
             not_before,
             not_after,

@@ -17,9 +17,9 @@ mod lite;
 mod migrations;
 mod ota_impl;
 mod smdp_impl;
-mod tsm_impl;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tsm_impl;
 
 use std::path::Path;
 use std::time::Duration;

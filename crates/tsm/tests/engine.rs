@@ -288,7 +288,11 @@ fn eligibility_failures_create_nothing() {
         ))
     );
     assert_eq!(names(&r.steps), ["eligibility:failed"]);
-    assert!(r.steps[0].reason.as_deref().unwrap().contains("needs 3000 bytes"));
+    assert!(r.steps[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("needs 3000 bytes"));
     assert!(!r.ssd_created && r.remaining.is_empty());
     assert!(card.state().gp.apps.is_empty(), "no SSD, no instance");
 
