@@ -522,16 +522,11 @@ impl<S: TsmStore + 'static> Tsm<S> {
             ended: None,
         };
         self.store.open_conversation(conv.clone()).await?;
-        Ok(ManageCommunicationResponse {
-            conversation_id: id,
-            bearer: self.bearer_of(&se).await?,
-            max_scripts: conv.max_scripts,
-            max_script_size: conv.max_script_bytes,
-            script_format: "APDU-LIST-HEX".into(),
-            duration_seconds: duration.as_secs() as u32,
-            expires_at: conv.expires_at,
-            state: "OPEN".into(),
-        })
+        Ok(communication_response(
+            conv,
+            self.bearer_of(&se).await?,
+            "OPEN",
+        ))
     }
 
     /// The SP's conversation, or [`TsmError::NoConversation`] (also for another SP's).
@@ -563,16 +558,11 @@ impl<S: TsmStore + 'static> Tsm<S> {
             .get_se(&conv.se_id)
             .await?
             .ok_or(TsmError::UnknownSe)?;
-        Ok(ManageCommunicationResponse {
-            conversation_id: conv.id,
-            bearer: self.bearer_of(&se).await?,
-            max_scripts: conv.max_scripts,
-            max_script_size: conv.max_script_bytes,
-            script_format: "APDU-LIST-HEX".into(),
-            duration_seconds: ((conv.expires_at - conv.opened_at) / 1000) as u32,
-            expires_at: conv.expires_at,
-            state: "ENDED".into(),
-        })
+        Ok(communication_response(
+            conv,
+            self.bearer_of(&se).await?,
+            "ENDED",
+        ))
     }
 
     pub async fn process_script(
@@ -1152,6 +1142,24 @@ fn rotated_to(put_keys: &[(usize, u8)], r: &ProcessScriptResponse) -> Option<u8>
         .filter(|(i, _)| r.responses.get(*i).is_some_and(|x| x.ends_with("9000")))
         .map(|(_, kvn)| *kvn)
         .last()
+}
+
+/// The ManageCommunication answer for a conversation.
+fn communication_response(
+    conv: Conversation,
+    bearer: crate::model::Bearer,
+    state: &str,
+) -> ManageCommunicationResponse {
+    ManageCommunicationResponse {
+        conversation_id: conv.id,
+        bearer,
+        max_scripts: conv.max_scripts,
+        max_script_size: conv.max_script_bytes,
+        script_format: "APDU-LIST-HEX".into(),
+        duration_seconds: ((conv.expires_at - conv.opened_at) / 1000) as u32,
+        expires_at: conv.expires_at,
+        state: state.into(),
+    }
 }
 
 fn check_service_request(req: &ServiceRequest) -> Result<()> {
