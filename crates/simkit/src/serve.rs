@@ -303,6 +303,15 @@ pub async fn start(config: Config) -> Result<RunningServer> {
         keystore,
     )
     .map_err(|e| anyhow::anyhow!("ES9+ service: {e}"))?;
+    // Progress reports are written only for Operators this server can call back; with the
+    // outbox off, another replica delivers with its own callback list, so all are kept.
+    let es9 = if config.outbox.enabled {
+        es9.with_progress_reports(smdp::outbox::ProgressReports::only(
+            config.callbacks.keys().cloned(),
+        ))
+    } else {
+        es9
+    };
     let client_cas = match &config.es2.client_ca {
         Some(path) => {
             let cas = crate::server_pki::load_chain(path)

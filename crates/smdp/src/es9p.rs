@@ -30,6 +30,7 @@ use tlv::{Reader, Tag, Writer};
 use crate::codes::StatusCode;
 use crate::ids::{Eid, Iccid, MatchingId, TransactionId};
 use crate::order::{InstallResult, OrderPolicy};
+use crate::outbox::ProgressReports;
 use crate::seal::KeyStore;
 use crate::session::{package_aad, session_aad, NewSession, SessionRecord, SessionState};
 use crate::store::SmdpStore;
@@ -81,6 +82,8 @@ pub struct Es9Service<S, K> {
     /// depends on the bytes alone, so a cached one is what parsing again would give; every
     /// check still runs on it per request.
     eum_certs: std::sync::Mutex<Vec<std::sync::Arc<Certificate>>>,
+    /// Which progress reports the store writes to the outbox (default: all).
+    reports: ProgressReports,
 }
 
 /// Parsed EUM certificates [`Es9Service`] keeps (it starts over when full).
@@ -193,7 +196,23 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             keystore,
             eum_cache: pki::EumSignatureCache::new(),
             eum_certs: std::sync::Mutex::new(Vec::new()),
+            reports: ProgressReports::All,
         })
+    }
+
+    /// Write progress reports (ES2+.HandleDownloadProgressInfo) to the outbox only as
+    /// `reports` says, e.g. `ProgressReports::only(<Operators with a callback URL>)` when this
+    /// process's outbox deliverer is the one that delivers them: it drops a report for an
+    /// Operator without a callback URL unsent, so writing it only costs writes. The default,
+    /// [`ProgressReports::All`], writes every report.
+    pub fn with_progress_reports(mut self, reports: ProgressReports) -> Self {
+        self.reports = reports;
+        self
+    }
+
+    /// Which progress reports are written to the outbox.
+    pub fn progress_reports(&self) -> &ProgressReports {
+        &self.reports
     }
 
     /// The EUM certificate of `der`, parsed once (see [`Es9Service::eum_certs`]).
@@ -472,23 +491,31 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         secrets.euicc_public_key = Some(identity.public_key.to_uncompressed());
         let (auth, (signed2, signature2)) = self
             .store
-            .authorize_download_with(&tid, matching_id, eid, now, self.config.policy, |auth| {
-                let signed2 = Signed::new(SmdpSigned2 {
-                    transaction_id: req.transaction_id.clone(),
-                    cc_required_flag: auth.cc_required,
-                    bpp_euicc_otpk: None,
-                });
-                // smdpSignature2 covers smdpSigned2 || euiccSignature1 TLV (SGP.22 §5.7.5).
-                let mut to_sign = signed2.raw().to_vec();
-                to_sign.extend_from_slice(&signature_tlv(&ok.euicc_signature1));
-                let signature2 = cred.dp_pb.key.sign(&to_sign);
-                secrets.smdp_signature2 = Some(signature2.to_vec());
-                let sealed = self
-                    .keystore
-                    .seal(&session_aad(&tid), &secrets.encode(), rng)
-                    .map_err(Error::Seal)?;
-                Ok((Some(sealed), (signed2, signature2)))
-            })
+            .authorize_download_with(
+                &tid,
+                matching_id,
+                eid,
+                now,
+                self.config.policy,
+                &self.reports,
+                |auth| {
+                    let signed2 = Signed::new(SmdpSigned2 {
+                        transaction_id: req.transaction_id.clone(),
+                        cc_required_flag: auth.cc_required,
+                        bpp_euicc_otpk: None,
+                    });
+                    // smdpSignature2 covers smdpSigned2 || euiccSignature1 TLV (SGP.22 §5.7.5).
+                    let mut to_sign = signed2.raw().to_vec();
+                    to_sign.extend_from_slice(&signature_tlv(&ok.euicc_signature1));
+                    let signature2 = cred.dp_pb.key.sign(&to_sign);
+                    secrets.smdp_signature2 = Some(signature2.to_vec());
+                    let sealed = self
+                        .keystore
+                        .seal(&session_aad(&tid), &secrets.encode(), rng)
+                        .map_err(Error::Seal)?;
+                    Ok((Some(sealed), (signed2, signature2)))
+                },
+            )
             .await
             .map_err(from_store)?;
         // The Profile was read in the authorization's own transaction.
@@ -616,6 +643,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                 signed2.hash_cc.map(|h| h.to_vec()),
                 now,
                 self.config.policy,
+                &self.reports,
             )
             .await
             .map_err(from_store)?;
@@ -643,7 +671,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
 
         let keep_until = now.plus_millis(self.config.policy.pir_ttl_ms);
         self.store
-            .record_bpp_delivered(&tid, now, keep_until)
+            .record_bpp_delivered(&tid, now, keep_until, &self.reports)
             .await
             .map_err(from_store)?;
         Ok(GetBoundProfilePackageOk {
@@ -790,7 +818,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                     result_data: Some(pir.encode()),
                 };
                 self.store
-                    .record_install_result(result, now, self.config.policy)
+                    .record_install_result(result, now, self.config.policy, &self.reports)
                     .await
                     .map_err(from_store)?;
                 Ok(())
@@ -906,7 +934,13 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                 let error =
                     FunctionError::new(DOWNLOAD_REFUSED, format!("session cancelled: {reason}"));
                 self.store
-                    .record_download_failure(&tid, NOTIFICATION_POINT_DOWNLOAD, error, now)
+                    .record_download_failure(
+                        &tid,
+                        NOTIFICATION_POINT_DOWNLOAD,
+                        error,
+                        now,
+                        &self.reports,
+                    )
                     .await
                     .map_err(from_store)?;
             }

@@ -44,6 +44,42 @@ impl OutboxMessage {
     }
 }
 
+/// Which Operators' progress reports are written to the outbox.
+///
+/// The outbox exists only to deliver ES2+.HandleDownloadProgressInfo, and a report can only be
+/// delivered to an Operator with a callback URL; the deliverer drops the others unsent. With
+/// [`ProgressReports::Only`] the store does not write those reports in the first place (no
+/// insert now, no claim and delete later); the order rules and their state changes are the
+/// same either way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ProgressReports {
+    /// Every report is written (the deliverer decides what to do with it).
+    #[default]
+    All,
+    /// Only reports whose `target` (the `functionRequesterIdentifier` that placed the order)
+    /// is in this set.
+    Only(std::collections::BTreeSet<String>),
+}
+
+impl ProgressReports {
+    /// Reports only for these Operators, e.g. those with a callback URL configured.
+    pub fn only<I, T>(targets: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        ProgressReports::Only(targets.into_iter().map(Into::into).collect())
+    }
+
+    /// `true` when a report for `target` is to be written.
+    pub fn wants(&self, target: &str) -> bool {
+        match self {
+            ProgressReports::All => true,
+            ProgressReports::Only(set) => set.contains(target),
+        }
+    }
+}
+
 /// A stored outbox record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {
@@ -67,6 +103,18 @@ pub fn retry_delay_ms(attempts: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_report_filter() {
+        assert!(ProgressReports::All.wants("MNO1"));
+        assert!(ProgressReports::default().wants(""));
+        let only = ProgressReports::only(["MNO1", "MNO2"]);
+        assert!(only.wants("MNO1"));
+        assert!(only.wants("MNO2"));
+        assert!(!only.wants("MNO3"));
+        assert!(!only.wants("mno1"), "requester identifiers compare exactly");
+        assert!(!ProgressReports::only(Vec::<String>::new()).wants("MNO1"));
+    }
 
     #[test]
     fn backoff() {

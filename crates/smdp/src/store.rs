@@ -17,7 +17,7 @@ use crate::order::{
     InstallOutcome, InstallResult, NewProfile, OrderPolicy, OrderRecord, ProfileCount,
     ProfileRecord, ReleaseProfileInput,
 };
-use crate::outbox::{OutboxEntry, OutboxMessage};
+use crate::outbox::{OutboxEntry, OutboxMessage, ProgressReports};
 use crate::seal::SealedBlob;
 use crate::session::{NewSession, SessionRecord, SessionState};
 use crate::time::UnixMillis;
@@ -132,6 +132,9 @@ pub trait SmdpStore: Send + Sync {
     /// MatchingID, or for a zero-length one the oldest downloadable order
     /// bound to `eid`), apply [`crate::order::authorize_download`], and bind
     /// the `Initiated` session to it (`-> Authenticated`).
+    ///
+    /// In this and the other download methods, `reports` says which progress reports
+    /// (ES2+.HandleDownloadProgressInfo) are written to the outbox.
     fn authorize_download(
         &self,
         tid: &TransactionId,
@@ -139,11 +142,14 @@ pub trait SmdpStore: Send + Sync {
         eid: Eid,
         now: UnixMillis,
         policy: OrderPolicy,
+        reports: &ProgressReports,
     ) -> impl Future<Output = Result<DownloadAuthorization>> + Send {
         async move {
-            self.authorize_download_with(tid, matching_id, eid, now, policy, |_| Ok((None, ())))
-                .await
-                .map(|(auth, ())| auth)
+            self.authorize_download_with(tid, matching_id, eid, now, policy, reports, |_| {
+                Ok((None, ()))
+            })
+            .await
+            .map(|(auth, ())| auth)
         }
     }
 
@@ -160,6 +166,7 @@ pub trait SmdpStore: Send + Sync {
         eid: Eid,
         now: UnixMillis,
         policy: OrderPolicy,
+        reports: &ProgressReports,
         session_data: F,
     ) -> impl Future<Output = Result<(DownloadAuthorization, T)>> + Send
     where
@@ -174,6 +181,7 @@ pub trait SmdpStore: Send + Sync {
         notification_point: u32,
         error: FunctionError,
         now: UnixMillis,
+        reports: &ProgressReports,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// ES9+.GetBoundProfilePackage checks for an `Authenticated` session:
@@ -186,6 +194,7 @@ pub trait SmdpStore: Send + Sync {
         hash_cc: Option<Vec<u8>>,
         now: UnixMillis,
         policy: OrderPolicy,
+        reports: &ProgressReports,
     ) -> impl Future<Output = Result<ConfirmedDownload>> + Send;
 
     /// The BPP was returned: Profile -> `Downloaded`, session ->
@@ -196,6 +205,7 @@ pub trait SmdpStore: Send + Sync {
         tid: &TransactionId,
         now: UnixMillis,
         keep_until: UnixMillis,
+        reports: &ProgressReports,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// A Profile Installation Result: deduplicated on (EID, seqNumber); then
@@ -205,6 +215,7 @@ pub trait SmdpStore: Send + Sync {
         result: InstallResult,
         now: UnixMillis,
         policy: OrderPolicy,
+        reports: &ProgressReports,
     ) -> impl Future<Output = Result<InstallOutcome>> + Send;
 
     /// Record receipt of a notification; `false` if (EID, seqNumber) was

@@ -26,7 +26,7 @@ use rusqlite::{Connection, OpenFlags, Row, ToSql, TransactionBehavior};
 use smdp::order::{
     self, DownloadAuthorization, InstallOutcome, InstallResult, OrderCtx, OrderPolicy,
 };
-use smdp::outbox::OutboxEntry;
+use smdp::outbox::{OutboxEntry, ProgressReports};
 use smdp::session::{NewSession, SessionRecord, SessionState};
 use smdp::store::ConfirmedDownload;
 use smdp::{codes, Eid, Error, Iccid, MatchingId, ProfileState, Result, SealedBlob};
@@ -363,6 +363,7 @@ impl Lite {
         eid: &Eid,
         now: UnixMillis,
         policy: OrderPolicy,
+        reports: &ProgressReports,
         session_data: &mut Option<F>,
     ) -> Result<(DownloadAuthorization, T)>
     where
@@ -449,7 +450,7 @@ impl Lite {
             }
             let mut w = Writes::default();
             w.ctx(&before, &ctx);
-            w.outbox(&out, now)?;
+            w.outbox(&out, now, reports)?;
             run_writes(&tx, w)?;
             tx.commit().map_err(lite_err)?;
             let auth = result?;
@@ -464,6 +465,7 @@ impl Lite {
         hash_cc: Option<&[u8]>,
         now: UnixMillis,
         policy: OrderPolicy,
+        reports: &ProgressReports,
     ) -> Result<ConfirmedDownload> {
         let states = [SessionState::Authenticated];
         self.with(|c| {
@@ -492,7 +494,7 @@ impl Lite {
                 order::verify_download_confirmation(&mut ctx, tid, hash_cc, now, &policy, &mut out);
             let mut w = Writes::default();
             w.ctx(&before, &ctx);
-            w.outbox(&out, now)?;
+            w.outbox(&out, now, reports)?;
             run_writes(&tx, w)?;
             tx.commit().map_err(lite_err)?;
             result?;
@@ -509,6 +511,7 @@ impl Lite {
         tid: &TransactionId,
         now: UnixMillis,
         keep_until: UnixMillis,
+        reports: &ProgressReports,
     ) -> Result<()> {
         self.with(|c| {
             let tx = c
@@ -522,7 +525,7 @@ impl Lite {
             let mut w = Writes::default();
             w.session_delivered(tid, keep_until);
             w.ctx(&before, &ctx);
-            w.outbox(&out, now)?;
+            w.outbox(&out, now, reports)?;
             run_writes(&tx, w)?;
             tx.commit().map_err(lite_err)
         })
@@ -533,6 +536,7 @@ impl Lite {
         result: &InstallResult,
         now: UnixMillis,
         policy: OrderPolicy,
+        reports: &ProgressReports,
     ) -> Result<InstallOutcome> {
         self.with(|c| {
             let tx = c
@@ -558,7 +562,7 @@ impl Lite {
                 );
             }
             w.ctx(&before, &ctx);
-            w.outbox(&out, now)?;
+            w.outbox(&out, now, reports)?;
             run_writes(&tx, w)?;
             tx.commit().map_err(lite_err)?;
             Ok(outcome)

@@ -6,7 +6,7 @@ use smdp::order::{
     DownloadOrderInput, InstallOutcome, InstallResult, NewProfile, OrderCtx, OrderPolicy,
     OrderRecord, ProfileCount, ProfileRecord, ReleaseProfileInput,
 };
-use smdp::outbox::{OutboxEntry, OutboxMessage};
+use smdp::outbox::{OutboxEntry, OutboxMessage, ProgressReports};
 use smdp::session::{NewSession, SessionRecord, SessionState};
 use smdp::store::ConfirmedDownload;
 use smdp::{
@@ -417,8 +417,14 @@ impl Writes {
         }
     }
 
-    pub(crate) fn outbox(&mut self, msgs: &[OutboxMessage], now: UnixMillis) -> Result<()> {
-        for m in msgs {
+    /// Outbox inserts for the messages `reports` wants; the others are not written.
+    pub(crate) fn outbox(
+        &mut self,
+        msgs: &[OutboxMessage],
+        now: UnixMillis,
+        reports: &ProgressReports,
+    ) -> Result<()> {
+        for m in msgs.iter().filter(|m| reports.wants(&m.target)) {
             let payload =
                 serde_json::to_string(&m.body).map_err(|e| Error::Storage(e.to_string()))?;
             self.push(
@@ -635,6 +641,7 @@ impl Database {
         &self,
         iccid: &Iccid,
         now: UnixMillis,
+        reports: &ProgressReports,
         rule: impl FnOnce(&mut OrderCtx, &mut Vec<OutboxMessage>) -> Result<T> + Send,
     ) -> Result<T> {
         let mut tx = self.begin().await.map_err(db_err)?;
@@ -644,7 +651,7 @@ impl Database {
         let result = rule(&mut ctx, &mut out);
         let mut w = Writes::default();
         w.ctx(&before, &ctx);
-        w.outbox(&out, now)?;
+        w.outbox(&out, now, reports)?;
         w.run(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
         result
@@ -843,13 +850,15 @@ impl SmdpStore for Database {
 
     async fn cancel_order(&self, input: CancelOrderInput, now: UnixMillis) -> Result<()> {
         let iccid = input.iccid.clone();
-        self.with_ctx(&iccid, now, |ctx, _| order::cancel_order(ctx, &input, now))
-            .await
+        self.with_ctx(&iccid, now, &ProgressReports::All, |ctx, _| {
+            order::cancel_order(ctx, &input, now)
+        })
+        .await
     }
 
     async fn release_profile(&self, input: ReleaseProfileInput, now: UnixMillis) -> Result<()> {
         let iccid = input.iccid.clone();
-        self.with_ctx(&iccid, now, |ctx, _| {
+        self.with_ctx(&iccid, now, &ProgressReports::All, |ctx, _| {
             order::release_profile(ctx, &input, now)
         })
         .await
@@ -970,6 +979,7 @@ impl SmdpStore for Database {
         eid: Eid,
         now: UnixMillis,
         policy: OrderPolicy,
+        reports: &ProgressReports,
         session_data: F,
     ) -> Result<(DownloadAuthorization, T)>
     where
@@ -984,6 +994,7 @@ impl SmdpStore for Database {
                 &eid,
                 now,
                 policy,
+                reports,
                 &mut session_data,
             );
             match r {
@@ -1088,7 +1099,7 @@ impl SmdpStore for Database {
         }
         let mut w = Writes::default();
         w.ctx(&before, &ctx);
-        w.outbox(&out, now)?;
+        w.outbox(&out, now, reports)?;
         w.run(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
         let auth = result?;
@@ -1102,13 +1113,14 @@ impl SmdpStore for Database {
         notification_point: u32,
         error: FunctionError,
         now: UnixMillis,
+        reports: &ProgressReports,
     ) -> Result<()> {
         let (_, iccid) = {
             let mut conn = self.pool.acquire().await.map_err(db_err)?;
             let states = [SessionState::Authenticated, SessionState::BppDelivered];
             bound_session(&mut conn, tid, now, &states, "").await?
         };
-        self.with_ctx(&iccid, now, |ctx, out| {
+        self.with_ctx(&iccid, now, reports, |ctx, out| {
             order::download_failed(ctx, notification_point, error, now, out)
         })
         .await
@@ -1120,8 +1132,9 @@ impl SmdpStore for Database {
         hash_cc: Option<Vec<u8>>,
         now: UnixMillis,
         policy: OrderPolicy,
+        reports: &ProgressReports,
     ) -> Result<ConfirmedDownload> {
-        fast!(self, lite => lite.verify_download_confirmation(tid, hash_cc.as_deref(), now, policy));
+        fast!(self, lite => lite.verify_download_confirmation(tid, hash_cc.as_deref(), now, policy, reports));
         // A correct (or not required) Confirmation Code changes nothing: answer from one
         // consistent read, without a write transaction. A later state change is caught by
         // record_bpp_delivered, as it was after this check's commit before.
@@ -1165,7 +1178,7 @@ impl SmdpStore for Database {
         );
         let mut w = Writes::default();
         w.ctx(&before, &ctx);
-        w.outbox(&out, now)?;
+        w.outbox(&out, now, reports)?;
         w.run(&mut tx).await?;
         let package = match result {
             Ok(()) => sqlx::query("SELECT package FROM smdp_profile_packages WHERE iccid = $1")
@@ -1191,8 +1204,9 @@ impl SmdpStore for Database {
         tid: &TransactionId,
         now: UnixMillis,
         keep_until: UnixMillis,
+        reports: &ProgressReports,
     ) -> Result<()> {
-        fast!(self, lite => lite.record_bpp_delivered(tid, now, keep_until));
+        fast!(self, lite => lite.record_bpp_delivered(tid, now, keep_until, reports));
         let mut tx = self.begin().await.map_err(db_err)?;
         let (_, before) = self
             .locked_session_ctx(&mut tx, tid, now, &[SessionState::Authenticated])
@@ -1203,7 +1217,7 @@ impl SmdpStore for Database {
         let mut w = Writes::default();
         w.session_delivered(tid, keep_until);
         w.ctx(&before, &ctx);
-        w.outbox(&out, now)?;
+        w.outbox(&out, now, reports)?;
         w.run(&mut tx).await?;
         tx.commit().await.map_err(db_err)
     }
@@ -1213,8 +1227,9 @@ impl SmdpStore for Database {
         result: InstallResult,
         now: UnixMillis,
         policy: OrderPolicy,
+        reports: &ProgressReports,
     ) -> Result<InstallOutcome> {
-        fast!(self, lite => lite.record_install_result(&result, now, policy));
+        fast!(self, lite => lite.record_install_result(&result, now, policy, reports));
         let mut tx = self.begin().await.map_err(db_err)?;
         let Some(before) = load_ctx(&mut tx, &result.iccid, self.for_update()).await? else {
             // Unknown ICCID: remember the receipt so re-sends are cheap.
@@ -1236,7 +1251,7 @@ impl SmdpStore for Database {
             );
         }
         w.ctx(&before, &ctx);
-        w.outbox(&out, now)?;
+        w.outbox(&out, now, reports)?;
         w.run(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(outcome)
@@ -1254,8 +1269,10 @@ impl SmdpStore for Database {
     }
 
     async fn retire_profile(&self, iccid: &Iccid, now: UnixMillis) -> Result<()> {
-        self.with_ctx(iccid, now, |ctx, _| order::retire(ctx, now))
-            .await
+        self.with_ctx(iccid, now, &ProgressReports::All, |ctx, _| {
+            order::retire(ctx, now)
+        })
+        .await
     }
 
     async fn enqueue_outbox(&self, message: OutboxMessage, now: UnixMillis) -> Result<i64> {

@@ -13,7 +13,7 @@ use smdp::order::{
     DownloadOrderInput, InstallOutcome, InstallResult, NewProfile, OrderPolicy,
     ReleaseProfileInput, RequestedMatchingId,
 };
-use smdp::outbox::OutboxMessage;
+use smdp::outbox::{OutboxMessage, ProgressReports};
 use smdp::session::{package_aad, session_aad, NewSession, SessionState};
 use smdp::state::FinalProfileStatus;
 use smdp::{
@@ -42,6 +42,7 @@ both_backends!(
     sealed_session_round_trip,
     session_data_with_authorization,
     outbox_claims,
+    no_progress_reports_without_callback,
     persistence_across_reopen,
     migration_idempotence,
 );
@@ -96,6 +97,8 @@ fn mid(s: &str) -> MatchingId {
 
 /// When a delivered session stops waiting for its PIR in these tests (a week, in ms).
 const PIR_WINDOW: i64 = 7 * 24 * 3600 * 1000;
+/// Every progress report written (the default of `Es9Service`).
+const ALL: &ProgressReports = &ProgressReports::All;
 
 fn t(ms: i64) -> UnixMillis {
     UnixMillis(ms)
@@ -366,7 +369,7 @@ async fn order_lifecycle(h: &mut Harness) {
     let tid0 = new_session(db, 0x10, t(3), 60_000).await;
     assert_eq!(
         code(
-            db.authorize_download(&tid0, Some(generated.clone()), eid(EID1), t(3), policy)
+            db.authorize_download(&tid0, Some(generated.clone()), eid(EID1), t(3), policy, ALL)
                 .await
         ),
         codes::PROFILE_NOT_RELEASED
@@ -399,7 +402,7 @@ async fn order_lifecycle(h: &mut Harness) {
     // ES9+ session.
     let tid = new_session(db, 0x11, t(5), 60_000).await;
     let auth = db
-        .authorize_download(&tid, Some(generated.clone()), eid(EID1), t(6), policy)
+        .authorize_download(&tid, Some(generated.clone()), eid(EID1), t(6), policy, ALL)
         .await
         .unwrap();
     assert!(auth.cc_required);
@@ -411,17 +414,17 @@ async fn order_lifecycle(h: &mut Harness) {
     // Replay of AuthenticateClient on the same session is refused.
     assert_eq!(
         code(
-            db.authorize_download(&tid, Some(generated.clone()), eid(EID1), t(6), policy)
+            db.authorize_download(&tid, Some(generated.clone()), eid(EID1), t(6), policy, ALL)
                 .await
         ),
         codes::TRANSACTION_ID_UNKNOWN
     );
 
     let hcc = session_cc_hash(&hash_confirmation_code("12345678"), &tid);
-    db.verify_download_confirmation(&tid, Some(hcc.to_vec()), t(7), policy)
+    db.verify_download_confirmation(&tid, Some(hcc.to_vec()), t(7), policy, ALL)
         .await
         .unwrap();
-    db.record_bpp_delivered(&tid, t(8), t(PIR_WINDOW))
+    db.record_bpp_delivered(&tid, t(8), t(PIR_WINDOW), ALL)
         .await
         .unwrap();
     assert_eq!(state(db, 1).await, ProfileState::Downloaded);
@@ -437,7 +440,10 @@ async fn order_lifecycle(h: &mut Harness) {
         .is_some());
     assert!(db.get_session(&tid, t(PIR_WINDOW)).await.unwrap().is_none());
     assert_eq!(
-        code(db.record_bpp_delivered(&tid, t(8), t(PIR_WINDOW)).await),
+        code(
+            db.record_bpp_delivered(&tid, t(8), t(PIR_WINDOW), ALL)
+                .await
+        ),
         codes::TRANSACTION_ID_UNKNOWN
     );
 
@@ -449,13 +455,15 @@ async fn order_lifecycle(h: &mut Harness) {
         result_data: Some(vec![0xBF, 0x37, 0x01, 0x00]),
     };
     assert_eq!(
-        db.record_install_result(pir.clone(), t(9), policy)
+        db.record_install_result(pir.clone(), t(9), policy, ALL)
             .await
             .unwrap(),
         InstallOutcome::Installed
     );
     assert_eq!(
-        db.record_install_result(pir, t(9), policy).await.unwrap(),
+        db.record_install_result(pir, t(9), policy, ALL)
+            .await
+            .unwrap(),
         InstallOutcome::Duplicate
     );
     assert_eq!(state(db, 1).await, ProfileState::Installed);
@@ -519,10 +527,10 @@ async fn cancel_order_paths(h: &mut Harness) {
     // Downloaded: only Unavailable; sessions of the order are removed.
     released(db, 2, "MID-2", None).await;
     let tid = new_session(db, 0x21, t(3), 60_000).await;
-    db.authorize_download(&tid, Some(mid("MID-2")), eid(EID1), t(3), policy)
+    db.authorize_download(&tid, Some(mid("MID-2")), eid(EID1), t(3), policy, ALL)
         .await
         .unwrap();
-    db.record_bpp_delivered(&tid, t(4), t(PIR_WINDOW))
+    db.record_bpp_delivered(&tid, t(4), t(PIR_WINDOW), ALL)
         .await
         .unwrap();
     assert_eq!(
@@ -618,7 +626,7 @@ async fn eid_binding_refusal(h: &mut Harness) {
     let tid = new_session(db, 1, t(3), 60_000).await;
     assert_eq!(
         code(
-            db.authorize_download(&tid, Some(mid("M1")), eid(EID2), t(3), policy)
+            db.authorize_download(&tid, Some(mid("M1")), eid(EID2), t(3), policy, ALL)
                 .await
         ),
         codes::EID_REFUSED
@@ -634,19 +642,19 @@ async fn eid_binding_refusal(h: &mut Harness) {
     );
     assert_eq!(
         code(
-            db.authorize_download(&tid, Some(mid("NOPE")), eid(EID1), t(3), policy)
+            db.authorize_download(&tid, Some(mid("NOPE")), eid(EID1), t(3), policy, ALL)
                 .await
         ),
         codes::MATCHING_ID_REFUSED
     );
-    db.authorize_download(&tid, Some(mid("M1")), eid(EID1), t(3), policy)
+    db.authorize_download(&tid, Some(mid("M1")), eid(EID1), t(3), policy, ALL)
         .await
         .unwrap();
 
     // Unbound order: the first eUICC binds it.
     released(db, 2, "M2", None).await;
     let t1 = new_session(db, 2, t(4), 60_000).await;
-    db.authorize_download(&t1, Some(mid("M2")), eid(EID2), t(4), policy)
+    db.authorize_download(&t1, Some(mid("M2")), eid(EID2), t(4), policy, ALL)
         .await
         .unwrap();
     assert_eq!(
@@ -656,7 +664,7 @@ async fn eid_binding_refusal(h: &mut Harness) {
     let t2 = new_session(db, 3, t(5), 60_000).await;
     assert_eq!(
         code(
-            db.authorize_download(&t2, Some(mid("M2")), eid(EID1), t(5), policy)
+            db.authorize_download(&t2, Some(mid("M2")), eid(EID1), t(5), policy, ALL)
                 .await
         ),
         codes::EID_REFUSED
@@ -665,11 +673,107 @@ async fn eid_binding_refusal(h: &mut Harness) {
     // Zero-length MatchingID: the order is found by EID.
     let t3 = new_session(db, 4, t(6), 60_000).await;
     assert_eq!(
-        db.authorize_download(&t3, None, eid(EID2), t(6), policy)
+        db.authorize_download(&t3, None, eid(EID2), t(6), policy, ALL)
             .await
             .unwrap()
             .iccid,
         iccid(2)
+    );
+}
+
+/// Rows in the outbox table, read directly (a claim would change them).
+async fn outbox_rows(h: &Harness) -> i64 {
+    let mut raw = h.raw().await;
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM smdp_outbox")
+        .fetch_one(&mut raw)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
+    raw.close().await.unwrap();
+    n
+}
+
+/// With `ProgressReports::Only`, a download of an Operator without a callback URL writes no
+/// outbox row at any notification point (success, refused Confirmation Code, failure), while
+/// its state changes are those of `ProgressReports::All`; an Operator in the set still gets
+/// its reports.
+async fn no_progress_reports_without_callback(h: &mut Harness) {
+    let policy = OrderPolicy::default();
+    // Orders are placed by MNO ("MNO1"); only MNO2 has a callback URL.
+    let others = ProgressReports::only(["MNO2"]);
+    let db = h.db.clone();
+    load(&db, 1, 3, "Consumer").await;
+
+    // A complete download: every event that reports (SGP.22 §5.3.5 points 1, 3, 4).
+    released(&db, 1, "PR-1", None).await;
+    let tid = new_session(&db, 0x51, t(3), 60_000).await;
+    db.authorize_download(&tid, Some(mid("PR-1")), eid(EID1), t(3), policy, &others)
+        .await
+        .unwrap();
+    db.verify_download_confirmation(&tid, None, t(4), policy, &others)
+        .await
+        .unwrap();
+    db.record_bpp_delivered(&tid, t(5), t(PIR_WINDOW), &others)
+        .await
+        .unwrap();
+    let pir = InstallResult {
+        eid: eid(EID1),
+        seq_number: 1,
+        iccid: iccid(1),
+        failure: None,
+        result_data: Some(vec![0xBF, 0x37, 0x01, 0x00]),
+    };
+    assert_eq!(
+        db.record_install_result(pir, t(6), policy, &others)
+            .await
+            .unwrap(),
+        InstallOutcome::Installed
+    );
+    assert_eq!(state(&db, 1).await, ProfileState::Installed);
+    assert_eq!(outbox_rows(h).await, 0);
+
+    // A refused Confirmation Code (counted) and an eligibility failure (Profile in Error).
+    released(&db, 2, "PR-2", Some("4711")).await;
+    let tid = new_session(&db, 0x52, t(3), 60_000).await;
+    db.authorize_download(&tid, Some(mid("PR-2")), eid(EID1), t(3), policy, &others)
+        .await
+        .unwrap();
+    let wrong = session_cc_hash(&hash_confirmation_code("0000"), &tid).to_vec();
+    assert_eq!(
+        code(
+            db.verify_download_confirmation(&tid, Some(wrong), t(4), policy, &others)
+                .await
+        ),
+        codes::CC_REFUSED
+    );
+    assert_eq!(
+        db.get_order(&iccid(2)).await.unwrap().unwrap().cc_failures,
+        1
+    );
+    let fail = FunctionError::new(codes::PROVIDER_EXECUTION_ERROR, "device capabilities");
+    db.record_download_failure(&tid, np::BPP_DOWNLOAD, fail, t(5), &others)
+        .await
+        .unwrap();
+    assert_eq!(state(&db, 2).await, ProfileState::Error);
+    assert_eq!(outbox_rows(h).await, 0);
+    assert!(outbox_points(&db).await.is_empty());
+
+    // The Operator with a callback URL is reported to, exactly as with `All`.
+    released(&db, 3, "PR-3", None).await;
+    let tid = new_session(&db, 0x53, t(3), 60_000).await;
+    let with_mno = ProgressReports::only([MNO, "MNO2"]);
+    db.authorize_download(&tid, Some(mid("PR-3")), eid(EID2), t(3), policy, &with_mno)
+        .await
+        .unwrap();
+    assert_eq!(outbox_rows(h).await, 1);
+    assert_eq!(
+        outbox_points(&db).await,
+        vec![(
+            np::ELIGIBILITY_AND_RETRY_LIMIT_CHECK,
+            ExecutionStatus::ExecutedSuccess,
+            None
+        )]
     );
 }
 
@@ -682,27 +786,27 @@ async fn cc_retry_exhaustion(h: &mut Harness) {
     load(db, 1, 1, "Consumer").await;
     released(db, 1, "CC-1", Some("4711")).await;
     let tid = new_session(db, 9, t(3), 60_000).await;
-    db.authorize_download(&tid, Some(mid("CC-1")), eid(EID1), t(3), policy)
+    db.authorize_download(&tid, Some(mid("CC-1")), eid(EID1), t(3), policy, ALL)
         .await
         .unwrap();
     let wrong = session_cc_hash(&hash_confirmation_code("0000"), &tid).to_vec();
     assert_eq!(
         code(
-            db.verify_download_confirmation(&tid, None, t(4), policy)
+            db.verify_download_confirmation(&tid, None, t(4), policy, ALL)
                 .await
         ),
         codes::CC_MISSING
     );
     assert_eq!(
         code(
-            db.verify_download_confirmation(&tid, Some(wrong.clone()), t(4), policy)
+            db.verify_download_confirmation(&tid, Some(wrong.clone()), t(4), policy, ALL)
                 .await
         ),
         codes::CC_REFUSED
     );
     assert_eq!(
         code(
-            db.verify_download_confirmation(&tid, Some(wrong.clone()), t(5), policy)
+            db.verify_download_confirmation(&tid, Some(wrong.clone()), t(5), policy, ALL)
                 .await
         ),
         codes::CC_REFUSED
@@ -714,7 +818,7 @@ async fn cc_retry_exhaustion(h: &mut Harness) {
     assert_eq!(state(db, 1).await, ProfileState::Released);
     assert_eq!(
         code(
-            db.verify_download_confirmation(&tid, Some(wrong), t(6), policy)
+            db.verify_download_confirmation(&tid, Some(wrong), t(6), policy, ALL)
                 .await
         ),
         codes::CC_RETRIES_EXCEEDED
@@ -724,7 +828,7 @@ async fn cc_retry_exhaustion(h: &mut Harness) {
     let right = session_cc_hash(&hash_confirmation_code("4711"), &tid).to_vec();
     assert_eq!(
         code(
-            db.verify_download_confirmation(&tid, Some(right), t(7), policy)
+            db.verify_download_confirmation(&tid, Some(right), t(7), policy, ALL)
                 .await
         ),
         codes::TRANSACTION_ID_UNKNOWN
@@ -772,10 +876,10 @@ async fn download_retry_and_expiry(h: &mut Harness) {
 
     // Attempt 1: BPP delivered, installation fails -> retry allowed.
     let s1 = new_session(db, 1, t(2), 60_000).await;
-    db.authorize_download(&s1, Some(mid("R1")), eid(EID1), t(2), policy)
+    db.authorize_download(&s1, Some(mid("R1")), eid(EID1), t(2), policy, ALL)
         .await
         .unwrap();
-    db.record_bpp_delivered(&s1, t(3), t(PIR_WINDOW))
+    db.record_bpp_delivered(&s1, t(3), t(PIR_WINDOW), ALL)
         .await
         .unwrap();
     let fail = FunctionError::new(
@@ -790,7 +894,9 @@ async fn download_retry_and_expiry(h: &mut Harness) {
         result_data: None,
     };
     assert_eq!(
-        db.record_install_result(pir, t(4), policy).await.unwrap(),
+        db.record_install_result(pir, t(4), policy, ALL)
+            .await
+            .unwrap(),
         InstallOutcome::Failed {
             retry_allowed: true
         }
@@ -800,7 +906,7 @@ async fn download_retry_and_expiry(h: &mut Harness) {
     // Attempt 2 from Downloaded, with a new session; then the limit.
     let s2 = new_session(db, 2, t(5), 60_000).await;
     let a = db
-        .authorize_download(&s2, Some(mid("R1")), eid(EID1), t(5), policy)
+        .authorize_download(&s2, Some(mid("R1")), eid(EID1), t(5), policy, ALL)
         .await
         .unwrap();
     assert_eq!(a.attempt, 2);
@@ -808,7 +914,7 @@ async fn download_retry_and_expiry(h: &mut Harness) {
     let s3 = new_session(db, 3, t(6), 60_000).await;
     assert_eq!(
         code(
-            db.authorize_download(&s3, Some(mid("R1")), eid(EID1), t(6), policy)
+            db.authorize_download(&s3, Some(mid("R1")), eid(EID1), t(6), policy, ALL)
                 .await
         ),
         codes::DOWNLOAD_RETRIES_EXCEEDED
@@ -828,7 +934,7 @@ async fn download_retry_and_expiry(h: &mut Harness) {
     let s4 = new_session(db, 4, t(1_000_000), 60_000).await;
     assert_eq!(
         code(
-            db.authorize_download(&s4, Some(mid("R2")), eid(EID1), t(1_000_000), policy)
+            db.authorize_download(&s4, Some(mid("R2")), eid(EID1), t(1_000_000), policy, ALL)
                 .await
         ),
         codes::DOWNLOAD_ORDER_EXPIRED
@@ -839,7 +945,7 @@ async fn download_retry_and_expiry(h: &mut Harness) {
     load(db, 3, 1, "Consumer").await;
     released(db, 3, "R3", None).await;
     let s5 = new_session(db, 5, t(3), 60_000).await;
-    db.authorize_download(&s5, Some(mid("R3")), eid(EID2), t(3), policy)
+    db.authorize_download(&s5, Some(mid("R3")), eid(EID2), t(3), policy, ALL)
         .await
         .unwrap();
     db.record_download_failure(
@@ -847,6 +953,7 @@ async fn download_retry_and_expiry(h: &mut Harness) {
         np::ELIGIBILITY_AND_RETRY_LIMIT_CHECK,
         FunctionError::new(codes::PROFILE_TYPE_UNAVAILABLE, "no eligible Profile"),
         t(4),
+        ALL,
     )
     .await
     .unwrap();
@@ -914,7 +1021,8 @@ async fn session_expiry(h: &mut Harness) {
                 Some(mid("X")),
                 eid(EID1),
                 t(1000),
-                OrderPolicy::default()
+                OrderPolicy::default(),
+                ALL
             )
             .await
         ),
@@ -940,9 +1048,15 @@ async fn session_data_with_authorization(h: &mut Harness) {
 
     // The session data fails: nothing is kept (the session stays Initiated, no attempt counted).
     let failed = db
-        .authorize_download_with(&tid, Some(mid("SD-1")), eid(EID1), t(3), policy, |_| {
-            Err::<(Option<SealedBlob>, ()), _>(Error::Storage("signing failed".into()))
-        })
+        .authorize_download_with(
+            &tid,
+            Some(mid("SD-1")),
+            eid(EID1),
+            t(3),
+            policy,
+            ALL,
+            |_| Err::<(Option<SealedBlob>, ()), _>(Error::Storage("signing failed".into())),
+        )
         .await;
     assert!(matches!(failed, Err(Error::Storage(_))));
     let s = db.get_session(&tid, t(3)).await.unwrap().unwrap();
@@ -958,17 +1072,25 @@ async fn session_data_with_authorization(h: &mut Harness) {
 
     // Refused (unknown MatchingID): the closure is not called.
     let refused = db
-        .authorize_download_with(&tid, Some(mid("NOPE")), eid(EID1), t(3), policy, |_| {
-            panic!("called for a refused download");
-            #[allow(unreachable_code)]
-            Ok((None, ()))
-        })
+        .authorize_download_with(
+            &tid,
+            Some(mid("NOPE")),
+            eid(EID1),
+            t(3),
+            policy,
+            ALL,
+            |_| {
+                panic!("called for a refused download");
+                #[allow(unreachable_code)]
+                Ok((None, ()))
+            },
+        )
         .await;
     assert_eq!(code(refused.map(|_| ())), codes::MATCHING_ID_REFUSED);
 
     // Authorized: the closure sees the authorization; its value comes back; the data is stored.
     let (auth, cc) = db
-        .authorize_download_with(&tid, Some(mid("SD-1")), eid(EID1), t(3), policy, |a| {
+        .authorize_download_with(&tid, Some(mid("SD-1")), eid(EID1), t(3), policy, ALL, |a| {
             Ok((Some(sealed.clone()), a.cc_required))
         })
         .await
