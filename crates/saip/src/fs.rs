@@ -34,12 +34,19 @@ pub struct Fcp {
 
 impl Fcp {
     pub(crate) fn decode(contents: &[u8]) -> Result<Fcp> {
+        Fcp::decode_with(contents, true)
+    }
+
+    /// With `keep` false, the same checks as [`Fcp::decode`] but the byte-string fields are
+    /// left `None` (no copies: see [`crate::ProfilePackage::check`]).
+    pub(crate) fn decode_with(contents: &[u8], keep: bool) -> Result<Fcp> {
         let mut fcp = Fcp::default();
         for t in tlv::iter(contents) {
             let t = t?;
-            let v = t.value.to_vec();
+            // Copied only for the fields kept (not for fileID, lcsi or unknown tags).
+            let v = || keep.then(|| t.value.to_vec());
             match t.tag.0 {
-                0x82 => fcp.file_descriptor = Some(v),
+                0x82 => fcp.file_descriptor = v(),
                 0x83 => {
                     fcp.file_id = Some(
                         t.value
@@ -47,17 +54,17 @@ impl Fcp {
                             .map_err(|_| SaipError::Invalid("fileID is not 2 bytes"))?,
                     )
                 }
-                0x84 => fcp.df_name = Some(v),
+                0x84 => fcp.df_name = v(),
                 0x8A => match t.value {
                     [b] => fcp.lcsi = Some(*b),
                     _ => return Err(SaipError::Invalid("lcsi is not 1 byte")),
                 },
-                0x8B => fcp.security_attributes_referenced = Some(v),
-                0x80 => fcp.ef_file_size = Some(v),
-                0xC6 => fcp.pin_status_template = Some(v),
-                0x88 => fcp.short_ef_id = Some(v),
-                0xA5 => fcp.proprietary_ef_info = Some(v),
-                0xC7 => fcp.link_path = Some(v),
+                0x8B => fcp.security_attributes_referenced = v(),
+                0x80 => fcp.ef_file_size = v(),
+                0xC6 => fcp.pin_status_template = v(),
+                0x88 => fcp.short_ef_id = v(),
+                0xA5 => fcp.proprietary_ef_info = v(),
+                0xC7 => fcp.link_path = v(),
                 _ => {}
             }
         }
@@ -99,17 +106,19 @@ pub struct File {
 }
 
 impl File {
+    /// `keep_fcp`: see [`Fcp::decode_with`].
     pub(crate) fn decode(
         component: u32,
         name: Option<&'static str>,
         contents: &[u8],
+        keep_fcp: bool,
     ) -> Result<File> {
         let mut items = Vec::new();
         for t in tlv::iter(contents) {
             let t = t?;
             items.push(match t.tag {
                 TAG_DO_NOT_CREATE => FileItem::DoNotCreate,
-                TAG_FCP => FileItem::Descriptor(Fcp::decode(t.value)?),
+                TAG_FCP => FileItem::Descriptor(Fcp::decode_with(t.value, keep_fcp)?),
                 TAG_FILL_OFFSET => {
                     let v = tlv::der::decode_uint(t.value)?;
                     FileItem::FillOffset(
@@ -174,11 +183,18 @@ pub struct FileSystemPe {
 }
 
 impl FileSystemPe {
-    pub(crate) fn decode(contents: &[u8], names: &'static [&'static str]) -> Result<FileSystemPe> {
+    /// `keep_fcp`: see [`Fcp::decode_with`].
+    pub(crate) fn decode(
+        contents: &[u8],
+        names: &'static [&'static str],
+        keep_fcp: bool,
+    ) -> Result<FileSystemPe> {
         let mut r = Reader::new(contents);
         let pe_header = PeHeader::decode(&r.expect(Tag::context_constructed(0))?)?;
         let template_id = oid_to_string(r.expect(Tag::context(1))?.value)?;
-        let mut files = Vec::new();
+        // At most one File per named component (they are in strictly increasing order):
+        // one allocation instead of growing 4, 8, 16, ...
+        let mut files = Vec::with_capacity(names.len().min(64));
         let mut last = 1;
         while let Some(t) = r.next()? {
             let n = t.tag.number();
@@ -188,7 +204,12 @@ impl FileSystemPe {
                 ));
             }
             last = n;
-            files.push(File::decode(n, names.get(n as usize).copied(), t.value)?);
+            files.push(File::decode(
+                n,
+                names.get(n as usize).copied(),
+                t.value,
+                keep_fcp,
+            )?);
         }
         Ok(FileSystemPe {
             pe_header,

@@ -234,6 +234,11 @@ impl std::fmt::Debug for SecretBytes {
 impl ProfileElement {
     /// Decodes one element from its complete encoding.
     pub fn decode(raw: &[u8]) -> Result<ProfileElement> {
+        ProfileElement::decode_with(raw, true)
+    }
+
+    /// `keep_fcp`: see [`ProfilePackage::check`].
+    fn decode_with(raw: &[u8], keep_fcp: bool) -> Result<ProfileElement> {
         let tlv = Tlv::parse_single(raw)?;
         if tlv.tag.class() != tlv::Class::Context || !tlv.tag.is_constructed() {
             return Err(SaipError::BadElementTag(tlv.tag));
@@ -251,7 +256,7 @@ impl ProfileElement {
             t => match t.file_fields() {
                 Some(names) => ProfileElement::FileSystem {
                     pe_type,
-                    fs: FileSystemPe::decode(tlv.value, names)?,
+                    fs: FileSystemPe::decode(tlv.value, names, keep_fcp)?,
                     raw: raw.to_vec(),
                 },
                 None => ProfileElement::Other {
@@ -312,6 +317,15 @@ impl std::fmt::Debug for Personalization {
     }
 }
 
+/// What [`ProfilePackage::check`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSummary {
+    /// ICCID digits from the header ([`ProfilePackage::iccid`]).
+    pub iccid: String,
+    /// [`ProfilePackage::imsi`].
+    pub imsi: Option<String>,
+}
+
 /// A parsed unprotected profile package.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfilePackage {
@@ -321,11 +335,29 @@ pub struct ProfilePackage {
 impl ProfilePackage {
     /// Parses a DER sequence of profile elements. The first element must be the header.
     pub fn parse(der: &[u8]) -> Result<ProfilePackage> {
+        ProfilePackage::parse_with(der, true)
+    }
+
+    /// Every check of [`ProfilePackage::parse`], with the same result (`Ok` exactly when
+    /// `parse` succeeds, the same error otherwise), for a caller that needs only the ICCID and
+    /// the IMSI, e.g. an eUICC accepting a package for installation: the file descriptors
+    /// (`Fcp`) are checked but not copied, which saves most of the allocations of a parse.
+    pub fn check(der: &[u8]) -> Result<PackageSummary> {
+        let p = ProfilePackage::parse_with(der, false)?;
+        Ok(PackageSummary {
+            iccid: p.iccid().to_string(),
+            imsi: p.imsi(),
+        })
+    }
+
+    /// `keep_fcp` false: file descriptors are checked, their byte-string fields not kept
+    /// (the result is then only fit for [`ProfilePackage::check`]).
+    fn parse_with(der: &[u8], keep_fcp: bool) -> Result<ProfilePackage> {
         let mut elements = Vec::new();
         let mut rest = der;
         while !rest.is_empty() {
             let (tlv, next) = Tlv::parse(rest)?;
-            elements.push(ProfileElement::decode(tlv.raw)?);
+            elements.push(ProfileElement::decode_with(tlv.raw, keep_fcp)?);
             rest = next;
         }
         match elements.first() {
@@ -560,11 +592,13 @@ fn replace_file(raw: &[u8], pe_type: PeType, name: &str, content: &[u8]) -> Resu
 
 /// OBJECT IDENTIFIER contents (X.690 §8.19) to dotted decimal.
 pub(crate) fn oid_to_string(contents: &[u8]) -> Result<String> {
+    use std::fmt::Write;
     let bad = SaipError::Invalid("OBJECT IDENTIFIER");
     if contents.is_empty() || contents.last().is_some_and(|b| b & 0x80 != 0) {
         return Err(bad);
     }
-    let mut arcs: Vec<u64> = Vec::new();
+    // Written in place: one allocation (a SAIP templateID has ~8 arcs of 1 to 3 digits).
+    let mut out = String::with_capacity(3 * contents.len() + 2);
     let mut v: u64 = 0;
     for (i, &b) in contents.iter().enumerate() {
         let starts_arc = i == 0 || contents[i - 1] & 0x80 == 0;
@@ -576,21 +610,17 @@ pub(crate) fn oid_to_string(contents: &[u8]) -> Result<String> {
         }
         v = (v << 7) | (b & 0x7F) as u64;
         if b & 0x80 == 0 {
-            if arcs.is_empty() {
+            // Writing to a String cannot fail.
+            let _ = if out.is_empty() {
                 let first = (v / 40).min(2);
-                arcs.push(first);
-                arcs.push(v - first * 40);
+                write!(out, "{first}.{}", v - first * 40)
             } else {
-                arcs.push(v);
-            }
+                write!(out, ".{v}")
+            };
             v = 0;
         }
     }
-    Ok(arcs
-        .iter()
-        .map(|a| a.to_string())
-        .collect::<Vec<_>>()
-        .join("."))
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -58,6 +58,10 @@ fn parses_all_ts48_profiles() {
     for &(name, minor, iccid, services) in PROFILES {
         let der = load(name);
         let p = ProfilePackage::parse(&der).unwrap();
+        let summary = ProfilePackage::check(&der).unwrap();
+        assert_eq!(summary.iccid, iccid, "{name}");
+        assert!(summary.imsi.is_some(), "{name}");
+        assert_eq!(summary.imsi, p.imsi(), "{name}");
         let h = p.header();
         assert_eq!((h.major_version, h.minor_version), (2, minor), "{name}");
         assert_eq!(p.profile_type(), Some("GSMA Generic eUICC Test Profile"));
@@ -324,6 +328,10 @@ fn oid_decoding() {
         oid_to_string(&hex::decode("2a864886f70d").unwrap()).unwrap(),
         "1.2.840.113549"
     );
+    // X.690 (02/2021) §8.19.5 example: {joint-iso-itu-t 999 3} is 88 37 03.
+    assert_eq!(oid_to_string(&[0x88, 0x37, 0x03]).unwrap(), "2.999.3");
+    // A single subidentifier (two arcs).
+    assert_eq!(oid_to_string(&[0x00]).unwrap(), "0.0");
     assert!(oid_to_string(&[]).is_err());
     assert!(oid_to_string(&[0x81]).is_err());
     assert!(oid_to_string(&[0x2a, 0x80, 0x01]).is_err());
@@ -337,6 +345,25 @@ proptest::proptest! {
         der[pos] = byte;
         let _ = ProfilePackage::parse(&der);
         let _ = ProfilePackage::parse(&der[..cut.min(der.len())]);
+    }
+
+    /// `check` accepts exactly what `parse` accepts, with the same error and the same ICCID
+    /// and IMSI.
+    #[test]
+    fn check_agrees_with_parse(pos in 0usize..12257, byte: u8, cut in 0usize..12257, which in 0usize..2) {
+        let mut der = load(PROFILES[which].0);
+        let pos = pos % der.len();
+        der[pos] = byte;
+        for input in [&der[..], &der[..cut.min(der.len())]] {
+            match (ProfilePackage::parse(input), ProfilePackage::check(input)) {
+                (Ok(p), Ok(s)) => {
+                    proptest::prop_assert_eq!(s.iccid, p.iccid().to_string());
+                    proptest::prop_assert_eq!(s.imsi, p.imsi());
+                }
+                (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => proptest::prop_assert!(false, "parse {:?} but check {:?}", a.is_ok(), b.is_ok()),
+            }
+        }
     }
 
     #[test]

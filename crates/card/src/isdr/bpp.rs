@@ -418,7 +418,9 @@ impl Isdr<'_> {
         let (Some(md), Some(md_raw)) = (load.metadata.clone(), load.metadata_raw.clone()) else {
             return fail(self, None, ErrorReason::INCORRECT_INPUT_VALUES);
         };
-        let package = match saip::ProfilePackage::parse(&load.package) {
+        // Every check of a full parse; only the ICCID and IMSI are kept (the UICC file system
+        // is built from the stored package when the profile is first used).
+        let package = match saip::ProfilePackage::check(&load.package) {
             Ok(p) => p,
             Err(_) => {
                 return fail(
@@ -429,7 +431,7 @@ impl Isdr<'_> {
             }
         };
         // The SAIP header codes the ICCID as plain BCD, the metadata as in EF.ICCID (swapped).
-        if package.iccid() != md.iccid.to_string() {
+        if package.iccid != md.iccid.to_string() {
             return fail(
                 self,
                 Some(md.iccid),
@@ -447,7 +449,7 @@ impl Isdr<'_> {
             dp_proprietary_data: load.dp_proprietary_data.clone(),
             smdp_oid,
             package: load.package.to_vec(),
-            imsi: package.imsi(),
+            imsi: package.imsi,
         });
         let pir = self.finish_session(
             Some(md.iccid),
