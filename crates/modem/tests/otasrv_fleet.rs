@@ -303,10 +303,10 @@ async fn run(h: &mut TestDatabase) {
     // Crash: abort the service mid-campaign, then a new one on the same database.
     drop(svc);
     eprintln!("restart at {:?} after {:?}", st.states, t0.elapsed());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut reopened = store::Database::connect_with(h.opts.clone()).await.unwrap();
-    std::mem::swap(&mut reopened, &mut h.db);
-    reopened.close().await;
+    // A crashed process holds no connections: close the old pool (its aborted
+    // transactions roll back) before the new service opens the database.
+    h.db.close().await;
+    h.db = store::Database::connect_with(h.opts.clone()).await.unwrap();
     let svc = OtaService::start(h.db.clone(), cfg);
     let st = wait_for(&h.db, "completion", Duration::from_secs(120), |s| {
         s.is_done()
