@@ -8,49 +8,14 @@
 //! (tested below).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use simkit::gp_cmd::{cap, zip};
 
-/// The card's native generic applet package and module (crates/card/src/gp/native.rs).
-const GENERIC_PKG: &str = "F053494D4B495402";
-const GENERIC_APPLET: &str = "F053494D4B49540201";
-const INSTANCE: &str = "F053494D4B4954020101";
-
-fn simkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simkit"))
-        .args(args)
-        .env("SIMKIT_LOG", "off")
-        .output()
-        .expect("running simkit")
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-struct Card {
-    _dir: tempfile::TempDir,
-    state: std::path::PathBuf,
-}
+mod common;
+use common::gp_card::*;
 
 impl Card {
-    fn new() -> Card {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("card.simkit");
-        let out = simkit(&["card", "create", "--state", p(&state)]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Card { _dir: dir, state }
-    }
-
-    fn dir(&self) -> &Path {
-        self._dir.path()
-    }
-
     /// `simkit --json gp --card F ARGS`: (exit code, JSON document).
     fn gp(&self, args: &[&str]) -> (i32, serde_json::Value) {
         let mut all = vec!["--json", "gp", "--card", p(&self.state)];

@@ -3,51 +3,18 @@
 //! ISD; an SSD with Delegated Management then loads, installs and deletes with tokens signed
 //! by `--token-key`, and the receipts verify with `--receipt-key`.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use simkit::gp_cmd::{cap, zip};
 
-/// The card's native generic applet package and module (crates/card/src/gp/native.rs).
-const GENERIC_PKG: &str = "F053494D4B495402";
-const GENERIC_APPLET: &str = "F053494D4B49540201";
-const INSTANCE: &str = "F053494D4B4954020101";
+mod common;
+use common::gp_card::*;
+
 /// The built-in SD package and module.
 const SD_PKG: &str = "A0000001515350";
 const SD_MODULE: &str = "A000000151535041";
 const SSD: &str = "A000000151535041DD";
 const RECEIPT_KEY: &str = "0102030405060708090A0B0C0D0E0F10";
 
-fn simkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simkit"))
-        .args(args)
-        .env("SIMKIT_LOG", "off")
-        .output()
-        .expect("running simkit")
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-struct Card {
-    dir: tempfile::TempDir,
-    state: std::path::PathBuf,
-}
-
 impl Card {
-    fn new() -> Card {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("card.simkit");
-        let out = simkit(&["card", "create", "--state", p(&state)]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Card { dir, state }
-    }
-
     fn gp(&self, args: &[&str]) -> (i32, serde_json::Value, String) {
         let mut all = vec!["--json", "gp", "--card", p(&self.state)];
         all.extend_from_slice(args);
@@ -80,7 +47,7 @@ impl Card {
             pki::Curve::NistP256,
             &mut card::testing::SeededRng::new(seed),
         );
-        let path = self.dir.path().join(name);
+        let path = self.dir().join(name);
         std::fs::write(&path, k.to_pkcs8_pem().as_bytes()).unwrap();
         p(&path).to_string()
     }
@@ -119,7 +86,7 @@ fn delegated_load_install_delete_with_tokens_and_receipts() {
         .iter()
         .map(|(n, d)| (n.as_str(), d.as_slice()))
         .collect();
-    let cap_path = card.dir.path().join("generic.cap");
+    let cap_path = card.dir().join("generic.cap");
     std::fs::write(&cap_path, zip::write_stored(&entries)).unwrap();
     let install = |key: &str| {
         card.gp(&[
