@@ -144,6 +144,13 @@ pub enum OtaError {
     /// A response packet reported something else than the status expected.
     #[error("unexpected IEI or identifier: {0}")]
     UnexpectedIdentifier(&'static str),
+    /// A C-APDU given for a remote command script is not a short ISO/IEC 7816-4 APDU, or does
+    /// not fit the compact format (TS 102 226 §5.1.1).
+    #[error("bad C-APDU for a script: {0}")]
+    BadCommandApdu(&'static str),
+    /// The additional response data of a PoR is not a valid remote response (TS 102 226 §5).
+    #[error("bad remote response: {0}")]
+    BadRemoteResponse(&'static str),
 }
 
 /// The shared primitives' errors: key material → [`OtaError::BadKey`], block and ICV lengths
@@ -186,7 +193,9 @@ impl OtaError {
             | OtaError::TooLong(_)
             | OtaError::BadTpdu(_)
             | OtaError::Concatenation(_)
-            | OtaError::UnexpectedIdentifier(_) => PorStatus::UnidentifiedSecurityError,
+            | OtaError::UnexpectedIdentifier(_)
+            | OtaError::BadCommandApdu(_)
+            | OtaError::BadRemoteResponse(_) => PorStatus::UnidentifiedSecurityError,
         }
     }
 }

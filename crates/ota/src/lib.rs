@@ -7,6 +7,8 @@
 //! * [`ts102225`]: one core for both ends — [`build_command`] / [`parse_response`] for the OTA
 //!   server, [`CommandPacket::parse`] + [`CommandPacket::open`] (or [`receive_command`]) /
 //!   [`build_response`] for the card.
+//! * [`ts102226`]: the remote command formats (compact and expanded scripts and their
+//!   responses), host and card side.
 //! * [`ts31115`]: the SMS-PP framing (UDH IEs '70'/'71', concatenated command packets).
 //! * [`ts23040`]: SMS-DELIVER, SMS-SUBMIT, SMS-DELIVER-REPORT, SMS-SUBMIT-REPORT, addresses,
 //!   user data headers, segmentation and reassembly.
@@ -19,6 +21,7 @@ pub mod crypto;
 pub mod error;
 pub mod spi;
 pub mod ts102225;
+pub mod ts102226;
 pub mod ts23040;
 pub mod ts31115;
 

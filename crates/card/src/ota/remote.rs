@@ -1,18 +1,6 @@
-//! Remote command formats (ETSI TS 102 226 §5) and the script runner shared by RFM and RAM.
-//!
-//! * **Compact** (§5.1): the secured data is a sequence of C-APDUs in the T=0 TPDU coding
-//!   `CLA INS P1 P2 P3 [data]`: P3 is Le for commands that only return data (the outgoing
-//!   instructions of the target: READ BINARY/RECORD, STATUS, GET RESPONSE, GET CHALLENGE for
-//!   RFM; GET DATA, GET RESPONSE for RAM), Lc otherwise. Response (§5.1.2): number of commands
-//!   executed (1 octet), the status word of the last one, its response data.
-//! * **Expanded** (§5.2): the Command Scripting Template 'AA' (definite length) or 'AE'
-//!   (indefinite length, ended by '00 00') holding C-APDU TLVs '22' (ISO/IEC 7816-4 short
-//!   APDUs); the immediate action ('81'), error action ('82') and script chaining ('83') TLVs are
-//!   accepted and not acted upon. Response: the Response Scripting Template 'AB' (or 'AF',
-//!   indefinite, when the command template was 'AE') with the number of executed C-APDUs
-//!   ('80' 01 nn) followed by one R-APDU TLV '23' (`data || SW1 SW2`) per executed command.
-//!   A template that cannot be parsed is answered with the Bad format TLV '90' 01 tt
-//!   ('01' unknown tag, '02' wrong length, '03' length missing) and nothing is executed.
+//! Remote command scripts (ETSI TS 102 226 §5) on the card: the glue between the shared codec
+//! [`ota::ts102226`] (compact §5.1 and expanded §5.2 formats, the responses, the Bad format TLV
+//! '90') and this card's [`Command`]/[`Response`], and the script runner shared by RFM and RAM.
 //!
 //! Execution (§5.1.1, §5.2.1) stops after the first command whose status word is not normal
 //! processing (9000, 61xx, 91xx, 92xx); warnings (62xx/63xx) count as failures too. A command
@@ -21,17 +9,9 @@
 //! answered '6132').
 
 use apdu::{Command, Response, StatusWord};
-use tlv::Tag;
+use ota::ts102226::{self, CompactResponse, RemoteApp};
 
-/// The format of a script, and so of its response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Compact,
-    /// Expanded, definite ('AA') or indefinite ('AE') length.
-    Expanded {
-        indefinite: bool,
-    },
-}
+pub use ota::ts102226::{BadFormat, ScriptFormat as Format};
 
 /// A parsed script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,108 +20,37 @@ pub struct Script {
     pub commands: Vec<Command>,
 }
 
-/// Bad format TLV error types (TS 102 226 §5.2.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BadFormat {
-    UnknownTag = 0x01,
-    WrongLength = 0x02,
-    LengthMissing = 0x03,
-}
-
-const TAG_SCRIPT: u8 = 0xAA;
-const TAG_SCRIPT_INDEFINITE: u8 = 0xAE;
-const TAG_RESPONSE: u8 = 0xAB;
-const TAG_RESPONSE_INDEFINITE: u8 = 0xAF;
-const TAG_C_APDU: u8 = 0x22;
-const TAG_R_APDU: u8 = 0x23;
-const TAG_EXECUTED: u8 = 0x80;
-const TAG_BAD_FORMAT: u8 = 0x90;
-
-/// Instructions whose compact coding carries P3 = Le (no data field).
-fn outgoing(ins: u8, rfm: bool) -> bool {
-    if rfm {
-        matches!(ins, 0xB0 | 0xB2 | 0xC0 | 0xF2 | 0x84 | 0xCA)
-    } else {
-        matches!(ins, 0xCA | 0xC0)
-    }
-}
-
-/// A one-octet tag and a BER length (short, '81', '82') at the start of `input`.
-fn tag_len(input: &[u8]) -> Result<(u8, usize, &[u8]), BadFormat> {
-    let [tag, rest @ ..] = input else {
-        return Err(BadFormat::LengthMissing);
-    };
-    let (len, rest) = match rest {
-        [l, r @ ..] if *l < 0x80 => (usize::from(*l), r),
-        [0x81, l, r @ ..] => (usize::from(*l), r),
-        [0x82, a, b, r @ ..] => (usize::from(u16::from_be_bytes([*a, *b])), r),
-        [] | [0x81] | [0x82] | [0x82, _] => return Err(BadFormat::LengthMissing),
-        _ => return Err(BadFormat::WrongLength),
-    };
-    if rest.len() < len {
-        return Err(BadFormat::WrongLength);
-    }
-    Ok((*tag, len, rest))
-}
-
 impl Script {
     /// Parses the secured data of a command packet: expanded if it starts with 'AA'/'AE',
-    /// compact otherwise. `rfm` selects the compact coding's outgoing instructions.
+    /// compact otherwise. `rfm` selects the compact coding's outgoing instructions. A C-APDU
+    /// that is not a valid ISO/IEC 7816-4 encoding is a wrong length; errors are reported in
+    /// script order.
     pub fn parse(data: &[u8], rfm: bool) -> Result<Script, BadFormat> {
-        match data.first() {
-            Some(&TAG_SCRIPT) => {
-                let (_, len, rest) = tag_len(data)?;
-                if rest.len() != len {
-                    return Err(BadFormat::WrongLength);
-                }
-                Ok(Script {
-                    format: Format::Expanded { indefinite: false },
-                    commands: expanded_commands(rest, false)?,
-                })
-            }
-            Some(&TAG_SCRIPT_INDEFINITE) => {
-                let rest = match data {
-                    [_, 0x80, rest @ ..] => rest,
-                    _ => return Err(BadFormat::WrongLength),
-                };
-                Ok(Script {
-                    format: Format::Expanded { indefinite: true },
-                    commands: expanded_commands(rest, true)?,
-                })
-            }
-            _ => Ok(Script {
-                format: Format::Compact,
-                commands: compact_commands(data, rfm).ok_or(BadFormat::WrongLength)?,
-            }),
-        }
+        let app = if rfm { RemoteApp::Rfm } else { RemoteApp::Ram };
+        let c_apdus = ts102226::read_script(data, app)?;
+        let format = c_apdus.format();
+        let commands = c_apdus
+            .map(|raw| raw.and_then(|r| Command::parse(r).map_err(|_| BadFormat::WrongLength)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Script { format, commands })
     }
 
     /// The additional response data of the PoR for the responses of the executed commands.
     pub fn response(&self, responses: &[Response]) -> Vec<u8> {
-        let n = u8::try_from(responses.len()).unwrap_or(u8::MAX);
         match self.format {
             Format::Compact => {
-                let mut out = vec![n];
-                if let Some(last) = responses.last() {
-                    out.extend_from_slice(&last.sw.0.to_be_bytes());
-                    out.extend_from_slice(&last.data);
+                let last = responses.last();
+                CompactResponse {
+                    executed: responses.len(),
+                    last_sw: last.map(|r| r.sw.0),
+                    last_data: last.map(|r| r.data.clone()).unwrap_or_default(),
                 }
-                out
+                .encode()
             }
             Format::Expanded { indefinite } => {
-                let mut body = Vec::new();
-                tlv::write_tlv(Tag(u32::from(TAG_EXECUTED)), &[n], &mut body);
-                for r in responses {
-                    tlv::write_tlv(Tag(u32::from(TAG_R_APDU)), &r.encode(), &mut body);
-                }
-                if indefinite {
-                    let mut out = vec![TAG_RESPONSE_INDEFINITE, 0x80];
-                    out.extend_from_slice(&body);
-                    out.extend_from_slice(&[0x00, 0x00]);
-                    out
-                } else {
-                    tlv::encode_tlv(Tag(u32::from(TAG_RESPONSE)), &body)
-                }
+                let r_apdus: Vec<Vec<u8>> = responses.iter().map(Response::encode).collect();
+                let r_apdus: Vec<&[u8]> = r_apdus.iter().map(Vec::as_slice).collect();
+                ts102226::expanded_response(&r_apdus, indefinite)
             }
         }
     }
@@ -149,53 +58,7 @@ impl Script {
 
 /// The response to a script that could not be parsed: 'AB' { '90' 01 tt } (nothing executed).
 pub fn bad_format_response(bad: BadFormat) -> Vec<u8> {
-    let inner = tlv::encode_tlv(Tag(u32::from(TAG_BAD_FORMAT)), &[bad as u8]);
-    tlv::encode_tlv(Tag(u32::from(TAG_RESPONSE)), &inner)
-}
-
-fn expanded_commands(mut body: &[u8], indefinite: bool) -> Result<Vec<Command>, BadFormat> {
-    let mut out = Vec::new();
-    loop {
-        if indefinite {
-            match body {
-                [0x00, 0x00] => return Ok(out),
-                [] | [_] => return Err(BadFormat::LengthMissing),
-                _ => {}
-            }
-        } else if body.is_empty() {
-            return Ok(out);
-        }
-        let (tag, len, rest) = tag_len(body)?;
-        let value = rest.get(..len).ok_or(BadFormat::WrongLength)?;
-        match tag {
-            TAG_C_APDU => {
-                out.push(Command::parse(value).map_err(|_| BadFormat::WrongLength)?);
-            }
-            0x81..=0x83 | 0x01..=0x03 => {}
-            _ => return Err(BadFormat::UnknownTag),
-        }
-        body = rest.get(len..).unwrap_or_default();
-    }
-}
-
-fn compact_commands(mut data: &[u8], rfm: bool) -> Option<Vec<Command>> {
-    let mut out = Vec::new();
-    while !data.is_empty() {
-        let [cla, ins, p1, p2, p3, rest @ ..] = data else {
-            return None;
-        };
-        let mut c = Command::new(*cla, *ins, *p1, *p2);
-        if outgoing(*ins, rfm) {
-            c.le = Some(if *p3 == 0 { 256 } else { usize::from(*p3) });
-            data = rest;
-        } else {
-            let n = usize::from(*p3);
-            c.data = rest.get(..n)?.to_vec();
-            data = rest.get(n..)?;
-        }
-        out.push(c);
-    }
-    Some(out)
+    ts102226::bad_format_response(bad)
 }
 
 /// Runs `commands` through `exec`, one after the other, stopping after the first failure;
