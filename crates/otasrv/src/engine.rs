@@ -3,6 +3,7 @@
 //! PoR (TS 31.115 §4.4) out of a deliver_sm.
 
 use ota::ts102225::{build_command, parse_response, CommandHeader, PorSecurity, ResponsePacket};
+use ota::{Counter, Spi};
 use smpp::sms::OtaSubmit;
 use smpp::{MessageRef, SmeAddress, SubmitSm};
 
@@ -13,56 +14,147 @@ use crate::store::Claimed;
 /// Segments of one submission at most (the low octet of the [`MessageRef`]).
 pub const MAX_SEGMENTS: usize = 255;
 
-/// The command packet (`CPL .. end`) of a claimed attempt.
-pub fn command_packet(c: &Claimed) -> Result<Vec<u8>> {
+/// The top bit of a [`MessageRef`]: set for an interactive exchange's segments, clear for a
+/// campaign submission's, so the two reference spaces never meet.
+const EXCHANGE_REF_BIT: u64 = 1 << 63;
+
+/// Largest submission or exchange id a client reference can carry (55 bits: 8 bits of
+/// segment index below, the space bit above).
+const MAX_ORIGIN_ID: u64 = (1 << 55) - 1;
+
+/// Who a command packet belongs to: its client references are derived from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// A campaign attempt: the submission id (the database's, stable across restarts).
+    Submission(i64),
+    /// An interactive exchange: an id the running service allocates (never persisted).
+    Exchange(u64),
+}
+
+/// One command packet for one card, its counter already allocated: what a claimed attempt and
+/// an interactive exchange both send.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketOrder<'a> {
+    /// Card address (MSISDN).
+    pub address: &'a str,
+    /// The card's key set.
+    pub keys: &'a KeySet,
+    /// Target TAR.
+    pub tar: [u8; 3],
+    /// SPI of the packet.
+    pub spi: Spi,
+    /// The counter value allocated for this packet.
+    pub counter: Counter,
+    /// The data to secure.
+    pub data: &'a [u8],
+}
+
+impl<'a> PacketOrder<'a> {
+    /// The packet of a claimed campaign attempt.
+    pub fn of_claimed(c: &'a Claimed) -> PacketOrder<'a> {
+        PacketOrder {
+            address: &c.address,
+            keys: &c.keys,
+            tar: c.item.tar,
+            spi: c.item.spi,
+            counter: c.counter,
+            data: &c.item.data,
+        }
+    }
+}
+
+/// The command packet (`CPL .. end`, TS 102 225 §5.1) of an order.
+pub fn secure(order: &PacketOrder<'_>) -> Result<Vec<u8>> {
     let header = CommandHeader {
-        spi: c.item.spi,
-        kic: c.keys.kic,
-        kid: c.keys.kid,
-        tar: c.item.tar,
-        counter: c.counter,
+        spi: order.spi,
+        kic: order.keys.kic,
+        kid: order.keys.kid,
+        tar: order.tar,
+        counter: order.counter,
     };
     Ok(build_command(
         &header,
-        &c.keys.security_keys()?,
-        &c.item.data,
+        &order.keys.security_keys()?,
+        order.data,
     )?)
 }
 
-/// The client reference of segment `index` of a submission: `submission * 256 + index`
-/// (stable across restarts: the submission id is the database's).
-pub fn message_ref(submission: i64, index: usize) -> Result<MessageRef> {
-    let s = u64::try_from(submission).map_err(|_| Error::invalid("submission", "negative id"))?;
+/// The command packet (`CPL .. end`) of a claimed attempt.
+pub fn command_packet(c: &Claimed) -> Result<Vec<u8>> {
+    secure(&PacketOrder::of_claimed(c))
+}
+
+/// The client reference of segment `index` of a packet: `submission * 256 + index` for a
+/// campaign submission, `2^63 + exchange * 256 + index` for an exchange. Ids above 2^55 - 1
+/// are refused so neither space reaches into the other.
+pub fn origin_ref(origin: Origin, index: usize) -> Result<MessageRef> {
+    let (id, space, field) = match origin {
+        Origin::Submission(s) => (
+            u64::try_from(s).map_err(|_| Error::invalid("submission", "negative id"))?,
+            0,
+            "submission",
+        ),
+        Origin::Exchange(x) => (x, EXCHANGE_REF_BIT, "exchange"),
+    };
+    if id > MAX_ORIGIN_ID {
+        return Err(Error::invalid(field, "id too large"));
+    }
     let i = u64::try_from(index)
         .ok()
         .filter(|i| *i < 256)
         .ok_or_else(|| Error::invalid("segments", "more than 255"))?;
-    s.checked_mul(256)
-        .and_then(|v| v.checked_add(i))
-        .map(MessageRef)
-        .ok_or_else(|| Error::invalid("submission", "id too large"))
+    Ok(MessageRef(space | (id << 8) | i))
 }
 
-/// The submission id of a client reference.
-pub fn submission_of(r: MessageRef) -> i64 {
-    i64::try_from(r.0 / 256).unwrap_or(i64::MAX)
+/// The client reference of segment `index` of a campaign submission:
+/// `submission * 256 + index` (stable across restarts: the submission id is the database's).
+pub fn message_ref(submission: i64, index: usize) -> Result<MessageRef> {
+    origin_ref(Origin::Submission(submission), index)
 }
 
-/// The submit_sm PDUs of a claimed attempt (from `source` to the card's MSISDN, TON
-/// international / NPI E.164), each with its client reference.
-pub fn submits(c: &Claimed, source: &SmeAddress) -> Result<Vec<(MessageRef, SubmitSm)>> {
-    let packet = command_packet(c)?;
-    let dest = SmeAddress::new(1, 1, &c.address);
-    // Concatenation reference: the low 16 bits of the submission id (TS 23.040 §9.2.3.24.8).
-    let concat_ref = (c.submission & 0xFFFF) as u16;
+/// Whose segment a client reference is (the inverse of [`origin_ref`]).
+pub fn origin_of(r: MessageRef) -> Origin {
+    let id = (r.0 & !EXCHANGE_REF_BIT) >> 8;
+    if r.0 & EXCHANGE_REF_BIT != 0 {
+        Origin::Exchange(id)
+    } else {
+        // id < 2^55: always fits.
+        Origin::Submission(i64::try_from(id).unwrap_or(i64::MAX))
+    }
+}
+
+/// The submit_sm PDUs of an order (from `source` to the card's MSISDN, TON international /
+/// NPI E.164), each with its client reference in `origin`'s space.
+pub fn frame(
+    order: &PacketOrder<'_>,
+    origin: Origin,
+    source: &SmeAddress,
+) -> Result<Vec<(MessageRef, SubmitSm)>> {
+    let packet = secure(order)?;
+    let dest = SmeAddress::new(1, 1, order.address);
+    // Concatenation reference (TS 23.040 §9.2.3.24.8): the low 16 bits of the submission id,
+    // or of the counter for an exchange (unique per card and TAR).
+    let concat_ref = match origin {
+        Origin::Submission(s) => (s & 0xFFFF) as u16,
+        Origin::Exchange(_) => (order.counter.value() & 0xFFFF) as u16,
+    };
     let sms = OtaSubmit::new(source.clone(), dest).command_packet(&packet, concat_ref)?;
     if sms.len() > MAX_SEGMENTS {
-        return Err(Error::invalid("item", "needs more than 255 short messages"));
+        return Err(Error::invalid("data", "needs more than 255 short messages"));
     }
     sms.into_iter()
         .enumerate()
-        .map(|(i, sm)| Ok((message_ref(c.submission, i)?, sm)))
+        .map(|(i, sm)| Ok((origin_ref(origin, i)?, sm)))
         .collect()
+}
+
+/// The submit_sm PDUs of a claimed attempt (see [`frame`]).
+pub fn submits(c: &Claimed, source: &SmeAddress) -> Result<Vec<(MessageRef, SubmitSm)>> {
+    frame(
+        &PacketOrder::of_claimed(c),
+        Origin::Submission(c.submission),
+        source,
+    )
 }
 
 /// Parse the PoR user data of a deliver_sm with the card's keys, trying the securities the
@@ -119,7 +211,7 @@ mod tests {
         let sms = submits(&c, &src).unwrap();
         assert_eq!(sms.len(), 1);
         assert_eq!(sms[0].0, MessageRef(7 * 256));
-        assert_eq!(submission_of(sms[0].0), 7);
+        assert_eq!(origin_of(sms[0].0), Origin::Submission(7));
         let ud = &sms[0].1.short_message;
         let packet = ota::ts31115::command_from_user_data(ud).unwrap();
         let sk = keys().security_keys().unwrap();
@@ -165,5 +257,28 @@ mod tests {
         assert!(parse_por(&[], &keys(), &[]).is_err());
         assert!(message_ref(-1, 0).is_err());
         assert!(message_ref(1, 256).is_err());
+        assert!(message_ref(1 << 55, 0).is_err());
+    }
+
+    #[test]
+    fn exchange_references_never_meet_submission_references() {
+        let biggest = message_ref((1 << 55) - 1, 255).unwrap();
+        let smallest = origin_ref(Origin::Exchange(0), 0).unwrap();
+        assert!(biggest.0 < smallest.0);
+        assert_eq!(origin_of(biggest), Origin::Submission((1 << 55) - 1));
+        let r = origin_ref(Origin::Exchange(7), 3).unwrap();
+        assert_eq!(r.0, (1 << 63) | (7 * 256 + 3));
+        assert_eq!(origin_of(r), Origin::Exchange(7));
+        assert!(origin_ref(Origin::Exchange(1 << 55), 0).is_err());
+        // The same order framed as an exchange: same packet, references in the other space.
+        let c = claimed(vec![0x55; 400]);
+        let src = SmeAddress::new(0, 1, "1234");
+        let as_job = submits(&c, &src).unwrap();
+        let as_exchange = frame(&PacketOrder::of_claimed(&c), Origin::Exchange(7), &src).unwrap();
+        assert_eq!(as_job.len(), as_exchange.len());
+        for (i, (r, _)) in as_exchange.iter().enumerate() {
+            assert_eq!(origin_of(*r), Origin::Exchange(7));
+            assert_eq!(r.0 & 0xFF, i as u64);
+        }
     }
 }

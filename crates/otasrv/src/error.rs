@@ -33,6 +33,30 @@ pub enum Error {
     /// Database failure.
     #[error("storage: {0}")]
     Storage(String),
+    /// The SMSC refused an exchange's command packet with a permanent error: nothing went
+    /// to the card (a counter value was still used up).
+    #[error("the SMSC refused the command packet for card {address}: {status}")]
+    Refused {
+        /// The card.
+        address: String,
+        /// The submit_sm_resp status.
+        status: smpp::CommandStatus,
+    },
+    /// No PoR for an exchange's packet within its timeout. The packet may still have reached
+    /// (or may still reach) the card and been executed: only its PoR is missing.
+    #[error(
+        "no PoR from card {address} for counter {counter} in time \
+         (the command packet may still reach the card)"
+    )]
+    NoPor {
+        /// The card.
+        address: String,
+        /// The counter value of the unanswered packet.
+        counter: u64,
+    },
+    /// The service has stopped (or is stopping): the request was not served.
+    #[error("the OTA service is stopped")]
+    Stopped,
 }
 
 impl Error {

@@ -12,7 +12,8 @@
 //!   submit_sm PDUs, match a PoR from a deliver_sm).
 //! * [`sim`]: a fleet of simulated cards behind the SMSC simulator (tests, demo, benchmark).
 //! * [`service`]: the tokio runner: drives an [`smpp::EsmeSession`] over TCP, claims due
-//!   jobs, persists every step, matches PoRs.
+//!   jobs, persists every step, matches PoRs; and serves interactive single-card exchanges
+//!   ([`service::OtaService::exchange`]: one command packet, answered by its PoR).
 //!
 //! ## Delivery guarantee (what a restart may and may not do)
 //!
@@ -35,6 +36,15 @@
 //!    at-least-once contract — never the same packet twice.
 //! 3. A PoR is persisted before its deliver_sm_resp is written: a crash in between makes the
 //!    SMSC deliver it again (matching is idempotent), so no PoR is lost.
+//! 4. An interactive exchange ([`service::OtaService::exchange`]) keeps guarantee 1: its
+//!    counter value is allocated and committed ([`OtaStore::allocate_counter`]) before its
+//!    packet is handed to the SMPP session, under client references of their own (top bit
+//!    set, see [`engine::origin_ref`]) that never meet a submission's, and the service never
+//!    sends it again — not on a timeout, a refusal or a restart. Exchanges are not persisted:
+//!    their outcome goes to the waiting caller only, so a PoR arriving after the caller's
+//!    timeout ([`Error::NoPor`]: the packet may still have been executed) or after a restart
+//!    is lost to the caller (it is offered to [`OtaStore::record_pors`], where it matches no
+//!    submission). A caller that retries sends a *new* packet with a *new* counter, as in 2.
 
 pub mod engine;
 pub mod error;

@@ -91,6 +91,25 @@ pub fn check_address(a: &str) -> Result<()> {
     Ok(())
 }
 
+/// Check the SPI of a packet the server sends: it must ask for a counter the card checks
+/// (replay protection, so each packet is unique) and for a PoR (how the server learns the
+/// outcome).
+pub fn check_spi(spi: &Spi) -> Result<()> {
+    if !spi.counter.is_checked() {
+        return Err(Error::invalid(
+            "SPI",
+            "the counter mode must be 'higher' or 'one higher' (TS 102 225 §5.1.1)",
+        ));
+    }
+    if spi.por != ota::PorRequest::Always {
+        return Err(Error::invalid(
+            "SPI",
+            "a PoR must always be requested (SPI2 b2-b1 = '01')",
+        ));
+    }
+    Ok(())
+}
+
 /// The two kinds of catalogue items (GSMA/GP practice for OTA platforms; TS 102 226 §8 for
 /// what each TAR reaches).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,25 +151,12 @@ pub struct CatalogueItem {
 }
 
 impl CatalogueItem {
-    /// An item; the class follows from the TAR. The SPI must ask for a counter the card
-    /// checks (replay protection, so each packet is unique) and for a PoR (how the server
-    /// learns the outcome).
+    /// An item; the class follows from the TAR. The SPI must pass [`check_spi`].
     pub fn new(name: &str, tar: [u8; 3], spi: Spi, data: Vec<u8>) -> Result<CatalogueItem> {
         if name.is_empty() || name.len() > 64 {
             return Err(Error::invalid("name", "1 to 64 characters"));
         }
-        if !spi.counter.is_checked() {
-            return Err(Error::invalid(
-                "SPI",
-                "the counter mode must be 'higher' or 'one higher' (TS 102 225 §5.1.1)",
-            ));
-        }
-        if spi.por != ota::PorRequest::Always {
-            return Err(Error::invalid(
-                "SPI",
-                "a PoR must always be requested (SPI2 b2-b1 = '01')",
-            ));
-        }
+        check_spi(&spi)?;
         Ok(CatalogueItem {
             name: name.to_string(),
             tar,

@@ -4,9 +4,11 @@
 //! stored counter), answered with a PoR ([`ota::ts102225::build_response`]) and sent back as a
 //! mobile-originated deliver_sm (SPI2 b6 = 1, TS 31.115 §4.4), retried until an ESME
 //! acknowledges it, as an SMSC's store-and-forward does. Every packet is counted by (card
-//! address, counter).
+//! address, counter). The PoR's response data can be set ([`SimFleet::set_response_data`]),
+//! and a card can be made unreachable ([`SimFleet::set_unreachable`]: its packets are
+//! accepted by the SMSC but never reach it, so no PoR comes back).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,7 +38,16 @@ pub struct SimFleet {
     kic: Kic,
     kid: Kid,
     radio: Mutex<Radio>,
+    controls: Mutex<Controls>,
     mo: mpsc::UnboundedSender<DeliverSm>,
+}
+
+/// How the fleet behaves (set by tests).
+struct Controls {
+    /// The additional response data of every PoR '00'.
+    response_data: Vec<u8>,
+    /// Cards whose packets are lost before reaching them.
+    unreachable: HashSet<String>,
 }
 
 impl SimFleet {
@@ -50,6 +61,11 @@ impl SimFleet {
                 kic: keys.kic,
                 kid: keys.kid,
                 radio: Mutex::new(Radio::default()),
+                controls: Mutex::new(Controls {
+                    // A status word '90 00' (a remote response, TS 102 226 §5.1).
+                    response_data: vec![0x90, 0x00],
+                    unreachable: HashSet::new(),
+                }),
                 mo: tx,
             }),
             rx,
@@ -73,6 +89,26 @@ impl SimFleet {
         });
     }
 
+    /// The additional response data the cards put in every PoR with status '00' (default
+    /// '90 00').
+    pub fn set_response_data(&self, data: Vec<u8>) {
+        self.controls().response_data = data;
+    }
+
+    /// Make a card unreachable (its packets are dropped unseen, no PoR) or reachable again.
+    pub fn set_unreachable(&self, address: &str, unreachable: bool) {
+        let mut c = self.controls();
+        if unreachable {
+            c.unreachable.insert(address.to_string());
+        } else {
+            c.unreachable.remove(address);
+        }
+    }
+
+    fn controls(&self) -> std::sync::MutexGuard<'_, Controls> {
+        self.controls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Look at what was seen.
     pub fn with_radio<T>(&self, f: impl FnOnce(&Radio) -> T) -> T {
         f(&self.radio.lock().unwrap_or_else(|p| p.into_inner()))
@@ -80,6 +116,13 @@ impl SimFleet {
 
     fn answer(&self, m: &SubmittedMessage) -> std::result::Result<Option<Vec<u8>>, CommandStatus> {
         let addr = m.sm.destination.addr.clone();
+        let response_data = {
+            let c = self.controls();
+            if c.unreachable.contains(&addr) {
+                return Ok(None);
+            }
+            c.response_data.clone()
+        };
         let packet = ota::ts31115::command_from_user_data(&m.sm.short_message)
             .map_err(|_| CommandStatus::ESME_RSYSERR)?;
         let mut radio = self.radio.lock().unwrap_or_else(|p| p.into_inner());
@@ -104,7 +147,7 @@ impl SimFleet {
                 }
                 let h = acc.command.header;
                 *radio.seen.entry((addr, h.counter.value())).or_default() += 1;
-                let resp = acc.command.response(PorStatus::PorOk, vec![0x90, 0x00]);
+                let resp = acc.command.response(PorStatus::PorOk, response_data);
                 build_response(
                     &resp,
                     PorSecurity::from_spi(&h.spi),
