@@ -35,6 +35,7 @@ use gp::{KeySet, Scp, SecurityLevel};
 use pki::mint::{TestPki, TestPkiConfig};
 use pki::Curve;
 use serde_json::{json, Value};
+use tsm::engine::SeChannel;
 use tsm::model::{Bearer, CatalogueEntry, KeySetRecord, Mno, SdKind, Se, Sp};
 use tsm::service::{SdRegistration, SeConnector, Tsm, TsmConfig};
 use tsm::TsmStore;
@@ -90,14 +91,14 @@ impl CardTransport for OnSwp {
 }
 
 impl SeConnector for MemoryCards {
-    fn connect(&self, se: &Se) -> tsm::Result<Option<Box<dyn CardTransport + Send>>> {
+    fn connect(&self, se: &Se) -> tsm::Result<Option<SeChannel>> {
         let cards = self
             .0
             .lock()
             .map_err(|_| tsm::TsmError::Internal("card table poisoned".into()))?;
         Ok(cards
             .get(&se.link)
-            .map(|c| Box::new(OnSwp(c.clone())) as Box<dyn CardTransport + Send>))
+            .map(|c| SeChannel::Direct(Box::new(OnSwp(c.clone())))))
     }
 }
 

@@ -29,6 +29,7 @@ pub mod server_pki;
 // Central TSM composition (`simkit tsm`).
 pub mod tsm_cmd;
 pub mod tsm_http;
+pub mod tsm_ota;
 
 /// Seconds since the Unix epoch, the clock every sans-I/O crate receives from here.
 pub fn unix_now() -> u64 {

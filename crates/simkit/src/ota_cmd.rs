@@ -194,7 +194,7 @@ fn read_lines(p: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-async fn open(url: &str) -> Result<Database> {
+pub(crate) async fn open(url: &str) -> Result<Database> {
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .and_then(|r| r.split('?').next())
@@ -209,7 +209,7 @@ async fn open(url: &str) -> Result<Database> {
         .with_context(|| format!("opening {url}"))
 }
 
-fn service_config(
+pub(crate) fn service_config(
     smsc: SocketAddr,
     system_id: &str,
     password: &str,

@@ -135,6 +135,23 @@ pub struct ServeArgs {
     /// Bytes per script (the sum of its command APDUs).
     #[arg(long, default_value_t = 16 * 1024)]
     pub max_script_bytes: u32,
+    /// The SMSC (SMPP v3.4) of the OTA platform: SEs linked `ota:MSISDN` whose MNO's bearer is
+    /// SCP80-SMS are managed through it (RAM, ETSI TS 102 226). Without it they answer 501.
+    #[arg(long)]
+    pub smsc: Option<SocketAddr>,
+    /// The OTA platform's database: the cards' OTA key sets and counters (`simkit ota cards`).
+    #[arg(long, env = "SIMKIT_OTA_DATABASE", default_value = crate::ota_cmd::DEFAULT_DATABASE)]
+    pub ota_database: String,
+    #[arg(long, default_value = "simkit-tsm")]
+    pub system_id: String,
+    #[arg(long, default_value = "")]
+    pub password: String,
+    /// The OTA platform's address (source_addr of the command packets).
+    #[arg(long, default_value = "0000")]
+    pub source: String,
+    /// Seconds to wait for each PoR.
+    #[arg(long, default_value_t = 60)]
+    pub por_timeout: u64,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -188,8 +205,9 @@ pub struct SeAddArgs {
     /// A mobile subscription on the SE (MSISDN, IMSI); repeat for several.
     #[arg(long, required = true)]
     pub msi: Vec<String>,
-    /// Direct channel: `card:<card file>`, `pcsc:<reader>` (empty: the first reader with a
-    /// card), or empty (reached over the operator's OTA bearer only: requests queue).
+    /// How the TSM reaches it: `card:<card file>`, `pcsc:<reader>` (empty: the first reader
+    /// with a card), or `ota:<MSISDN>` (the OTA platform, over the operator's bearer; see
+    /// `tsm serve --smsc`).
     #[arg(long, default_value = "")]
     pub link: String,
     /// The Issuer Security Domain's AID (hex).
@@ -789,6 +807,17 @@ async fn serve(
             (pki.tls_chain, pki.tls_key_pkcs8)
         }
     };
+    if let Some(smsc) = s.smsc {
+        let db = crate::ota_cmd::open(&s.ota_database).await?;
+        let cfg =
+            crate::ota_cmd::service_config(smsc, &s.system_id, &s.password, &s.source, 8, None);
+        let service = otasrv::service::OtaService::start(db, cfg);
+        connector.set_ota(Arc::new(crate::tsm_ota::OtaPlatform::new(
+            service,
+            tokio::runtime::Handle::current(),
+            Duration::from_secs(s.por_timeout.max(1)),
+        )));
+    }
     let running = crate::tsm_http::start(
         tsm,
         TsmServerOptions {

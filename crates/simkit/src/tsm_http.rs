@@ -32,8 +32,10 @@
 //! [`LinkConnector`] opens an SE by its `link`: `card:<path>` is a simkit virtual card file
 //! (reached over SPI, the interface its pairing gives the GlobalPlatform container, so the ISD
 //! answers), `pcsc:<reader>` a card in a PC/SC reader (empty name: the first reader with a
-//! card). An SE without a link is refused by the service (`notSupported`: delivery over the
-//! MNO's OTA bearer is not implemented). A missing card file or an absent reader/card is
+//! card), `ota:<MSISDN>` the OTA platform (Remote Application Management over SCP80/SMS,
+//! [`crate::tsm_ota`], once [`LinkConnector::set_ota`] gave it one; without it, 501). An SE
+//! without a link is refused by the service (`notSupported`). A missing card file or an absent
+//! reader/card is
 //! offline, not an error: the SE's requests queue. A connection is kept for reuse while it is in
 //! use (so a conversation's pre-protected scripts share one card session) and dropped after
 //! [`LinkConnector::idle`]; a card file changed by someone else is reopened.
@@ -58,6 +60,7 @@ use axum::Router;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tsm::api::{ErrorBody, MAX_REQUEST_BYTES};
+use tsm::engine::SeChannel;
 use tsm::model::{Se, Sp};
 use tsm::service::{SeConnector, Tsm};
 use tsm::{TsmError, TsmStore};
@@ -388,10 +391,12 @@ pub enum Link {
     CardFile(PathBuf),
     /// A card in a PC/SC reader; empty: the first reader with a card.
     Pcsc(String),
+    /// The OTA platform, to this MSISDN (RAM over its MNO's bearer, [`crate::tsm_ota`]).
+    Ota(String),
 }
 
 impl Link {
-    /// `""`, `card:<path>` or `pcsc:<reader>`.
+    /// `""`, `card:<path>`, `pcsc:<reader>` or `ota:<MSISDN>`.
     pub fn parse(link: &str) -> Result<Link, TsmError> {
         if link.is_empty() {
             Ok(Link::None)
@@ -402,10 +407,12 @@ impl Link {
             Ok(Link::CardFile(PathBuf::from(p)))
         } else if let Some(r) = link.strip_prefix("pcsc:") {
             Ok(Link::Pcsc(r.to_string()))
+        } else if let Some(m) = link.strip_prefix(tsm::service::OTA_LINK_PREFIX) {
+            Ok(Link::Ota(m.to_string()))
         } else {
             Err(TsmError::invalid(
                 "link",
-                "expected card:<path>, pcsc:<reader> or nothing",
+                "expected card:<path>, pcsc:<reader>, ota:<MSISDN> or nothing",
             ))
         }
     }
@@ -456,13 +463,15 @@ impl CardTransport for SessionHandle {
     }
 }
 
-/// The [`SeConnector`] of `simkit tsm serve`: card files and PC/SC readers (module docs).
+/// The [`SeConnector`] of `simkit tsm serve`: card files, PC/SC readers and, once
+/// [`LinkConnector::set_ota`] was called, the OTA platform (module docs).
 pub struct LinkConnector {
     /// The interface a card file's commands arrive on.
     pub card_protocol: card::Protocol,
     /// Connections unused this long are closed.
     pub idle: Duration,
     sessions: Mutex<HashMap<String, Session>>,
+    ota: std::sync::OnceLock<Arc<crate::tsm_ota::OtaPlatform>>,
 }
 
 impl Default for LinkConnector {
@@ -477,7 +486,13 @@ impl LinkConnector {
             card_protocol,
             idle,
             sessions: Mutex::new(HashMap::new()),
+            ota: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Reach `ota:` links through this OTA platform (once; later calls are ignored).
+    pub fn set_ota(&self, platform: Arc<crate::tsm_ota::OtaPlatform>) {
+        let _ = self.ota.set(platform);
     }
 
     /// Closes connections unused for [`Self::idle`].
@@ -488,7 +503,7 @@ impl LinkConnector {
 
     fn open(&self, link: &Link) -> tsm::Result<Option<Opened>> {
         match link {
-            Link::None => Ok(None),
+            Link::None | Link::Ota(_) => Ok(None),
             Link::CardFile(path) => {
                 if !path.exists() {
                     return Ok(None);
@@ -513,8 +528,16 @@ impl LinkConnector {
 }
 
 impl SeConnector for LinkConnector {
-    fn connect(&self, se: &Se) -> tsm::Result<Option<Box<dyn CardTransport + Send>>> {
+    fn connect(&self, se: &Se) -> tsm::Result<Option<SeChannel>> {
         let link = Link::parse(&se.link)?;
+        if let Link::Ota(msisdn) = &link {
+            let platform = self.ota.get().ok_or_else(|| {
+                TsmError::NotSupported(
+                    "this TSM runs without the OTA platform (start it with --smsc)".into(),
+                )
+            })?;
+            return Ok(Some(platform.channel(msisdn, &se.isd_aid)));
+        }
         let card_file = match &link {
             Link::CardFile(p) => Some(p.clone()),
             _ => None,
@@ -530,10 +553,10 @@ impl SeConnector for LinkConnector {
             };
             if reusable {
                 s.last_used = Instant::now();
-                return Ok(Some(Box::new(SessionHandle {
+                return Ok(Some(SeChannel::Direct(Box::new(SessionHandle {
                     shared: s.shared.clone(),
                     card_file,
-                })));
+                }))));
             }
             m.remove(&se.se_id);
         }
@@ -554,7 +577,10 @@ impl SeConnector for LinkConnector {
                 last_used: Instant::now(),
             },
         );
-        Ok(Some(Box::new(SessionHandle { shared, card_file })))
+        Ok(Some(SeChannel::Direct(Box::new(SessionHandle {
+            shared,
+            card_file,
+        }))))
     }
 }
 
@@ -574,6 +600,7 @@ mod tests {
             Link::parse("pcsc:ACS ACR").unwrap(),
             Link::Pcsc("ACS ACR".into())
         );
+        assert_eq!(Link::parse("ota:4917").unwrap(), Link::Ota("4917".into()));
         for bad in ["card:", "virtual:x", "/tmp/a"] {
             let e = Link::parse(bad).unwrap_err();
             assert_eq!(e.code(), "malformedRequest", "{bad}");

@@ -11,14 +11,19 @@
 //!   instance's detail): one step per command, `done` or `failed` (with the status word), and
 //!   `compensate:<step>` for the undo of `<step>` after a failure.
 //! * The host end of the secure channel is [`gp::host::SdLink`], over the [`Recorder`].
+//! * Over the OTA platform ([`SeChannel::Ram`]) the bearer secures the commands (SCP80, or
+//!   SCP81) and addresses the SD by its TAR: Remote Application Management (ETSI TS 102 226
+//!   §8), where the card runs the commands as in an authenticated session with that SD. The
+//!   TSM then neither selects nor opens a GP secure channel; PUT KEY values are encrypted
+//!   under the SD's static DEK (an AES key set's Key-DEK, Amd D §6.2.8).
 
-use apdu::{ApduError, CardTransport, Command, StatusWord};
+use apdu::{ApduError, CardTransport, Command, StatusWord, TransportError};
 use gp::commands::{
     self, put_key_command, Delete, Install, InstallParameters, RegistryEntry, SetStatus,
     StatusSubset,
 };
 use gp::host::{ChannelParams, HostError, SdLink};
-use gp::{KeyUsage, PutKeyData, SecurityLevel};
+use gp::{Dek, KeyType, KeyUsage, PutKeyData, SecurityLevel};
 use rand_core::CryptoRng;
 
 use crate::api::{FailedCommand, ProcessScriptResponse, Step};
@@ -35,9 +40,45 @@ pub struct AuditContext {
     pub now: UnixMillis,
 }
 
+/// Remote Application Management through the OTA platform (ETSI TS 102 226 §8): the bearer
+/// (SCP80 over SMS, or SCP81) secures each script and delivers it to the security domain its
+/// TAR names ([`tar_of`]); the card runs a script's commands in one context and stops after
+/// the first that fails (§5.2.1).
+pub trait RamTransport {
+    /// Runs one script of short C-APDUs on the SD `sd_aid`; returns the R-APDUs
+    /// (`data || SW1 SW2`) of the commands executed, in order.
+    fn run_script(
+        &mut self,
+        sd_aid: &[u8],
+        c_apdus: &[&[u8]],
+    ) -> std::result::Result<Vec<Vec<u8>>, TransportError>;
+}
+
+/// How the TSM reaches an SE.
+pub enum SeChannel {
+    /// A card channel (PC/SC, vpcd, in-process): the TSM selects SDs and opens SCP02/SCP03.
+    Direct(Box<dyn CardTransport + Send>),
+    /// The OTA platform: commands go to an SD by TAR, secured by the bearer.
+    Ram(Box<dyn RamTransport + Send>),
+}
+
+/// The TAR of a security domain (ETSI TS 101 220 Annex D: '000000' is the ISD's; §6: another
+/// application's TAR is bytes 13 to 15 of its AID).
+pub fn tar_of(sd_aid: &[u8], isd_aid: &[u8]) -> Option<[u8; 3]> {
+    if sd_aid == isd_aid {
+        return Some([0, 0, 0]);
+    }
+    sd_aid.get(12..15)?.try_into().ok()
+}
+
+enum Path<'a> {
+    Direct(&'a mut dyn CardTransport),
+    Ram(&'a mut dyn RamTransport),
+}
+
 /// A card transport that records every command and response as an [`AuditEntry`].
 pub struct Recorder<'a> {
-    transport: &'a mut dyn CardTransport,
+    transport: Path<'a>,
     ctx: AuditContext,
     /// The SD the following commands are addressed to (set by the flows).
     pub sd_aid: Vec<u8>,
@@ -47,6 +88,20 @@ pub struct Recorder<'a> {
 impl<'a> Recorder<'a> {
     pub fn new(transport: &'a mut dyn CardTransport, ctx: AuditContext) -> Recorder<'a> {
         Recorder {
+            transport: Path::Direct(transport),
+            ctx,
+            sd_aid: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// A recorder over either kind of [`SeChannel`].
+    pub fn over(channel: &'a mut SeChannel, ctx: AuditContext) -> Recorder<'a> {
+        let transport = match channel {
+            SeChannel::Direct(t) => Path::Direct(&mut **t),
+            SeChannel::Ram(t) => Path::Ram(&mut **t),
+        };
+        Recorder {
             transport,
             ctx,
             sd_aid: Vec::new(),
@@ -54,15 +109,17 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// Whether the bearer secures the commands and addresses SDs itself.
+    pub fn is_ram(&self) -> bool {
+        matches!(self.transport, Path::Ram(_))
+    }
+
     /// The recorded entries (ids 0; the store assigns them).
     pub fn into_entries(self) -> Vec<AuditEntry> {
         self.entries
     }
-}
 
-impl CardTransport for Recorder<'_> {
-    fn transmit(&mut self, apdu: &[u8]) -> std::result::Result<Vec<u8>, apdu::TransportError> {
-        let r = self.transport.transmit(apdu);
+    fn record(&mut self, command: &[u8], response: Vec<u8>) {
         self.entries.push(AuditEntry {
             id: 0,
             at: self.ctx.now,
@@ -71,9 +128,46 @@ impl CardTransport for Recorder<'_> {
             conversation_id: self.ctx.conversation_id.clone(),
             operation: self.ctx.operation.clone(),
             sd_aid: self.sd_aid.clone(),
-            command: apdu.to_vec(),
-            response: r.as_ref().cloned().unwrap_or_default(),
+            command: command.to_vec(),
+            response,
         });
+    }
+
+    /// Over RAM: runs `c_apdus` as one script on the current SD; every command is recorded,
+    /// those the card did not reach with an empty response.
+    fn ram_script(
+        &mut self,
+        c_apdus: &[&[u8]],
+    ) -> std::result::Result<Vec<Vec<u8>>, TransportError> {
+        let Path::Ram(t) = &mut self.transport else {
+            return Err(TransportError::Other("not a RAM bearer".into()));
+        };
+        let r = t.run_script(&self.sd_aid, c_apdus);
+        let answered = r.as_ref().map_or(&[][..], Vec::as_slice);
+        for (i, c) in c_apdus.iter().enumerate() {
+            let response = answered.get(i).cloned().unwrap_or_default();
+            self.record(c, response);
+        }
+        r
+    }
+}
+
+impl CardTransport for Recorder<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> std::result::Result<Vec<u8>, apdu::TransportError> {
+        let r = match &mut self.transport {
+            Path::Direct(t) => t.transmit(apdu),
+            // One command, one script.
+            Path::Ram(_) => {
+                return match <[Vec<u8>; 1]>::try_from(self.ram_script(&[apdu])?) {
+                    Ok([one]) => Ok(one),
+                    Err(r) => Err(TransportError::Other(format!(
+                        "{} R-APDUs for one command",
+                        r.len()
+                    ))),
+                }
+            }
+        };
+        self.record(apdu, r.as_ref().cloned().unwrap_or_default());
         r
     }
 }
@@ -208,13 +302,16 @@ impl Steps {
 }
 
 /// SELECT of `sd` and a secure channel with its keys; the recorder notes `sd` for the
-/// commands that follow.
+/// commands that follow. Over RAM the bearer addresses and secures: nothing is sent.
 fn open<'r, 'a>(
     rec: &'r mut Recorder<'a>,
     sd: &SdAccess,
     rng: &mut dyn CryptoRng,
 ) -> Result<Link<'r, 'a>> {
     rec.sd_aid = sd.aid.clone();
+    if rec.is_ram() {
+        return Ok(SdLink::new(rec));
+    }
     let keys = sd.keys.key_set()?;
     let params = ChannelParams::for_key_set(&keys, LEVEL);
     let mut link = SdLink::new(rec);
@@ -379,19 +476,30 @@ fn delete_command(aid: &[u8]) -> Command {
     .command()
 }
 
-/// PUT KEY replacing key set `replace_kvn` with `new` (GP CS v2.3.1 §11.8): the keys
-/// encrypted under the session's DEK, the answer's KVN and key check values checked.
+/// PUT KEY replacing `sd`'s key set with `new` (GP CS v2.3.1 §11.8): the keys encrypted
+/// under the session's DEK (over RAM: the static Key-DEK of `sd`'s AES key set, SCP03 Amd D
+/// §6.2.8; an SCP02 session DEK exists only inside a GP session), the answer's KVN and key
+/// check values checked.
 fn put_keys(
     link: &mut Link<'_, '_>,
-    replace_kvn: u8,
+    sd: &SdAccess,
     new: &KeySetRecord,
     rng: &mut dyn CryptoRng,
 ) -> Result<()> {
     let keys = new.key_set()?;
-    let dek = link
-        .session()
-        .map(|s| s.dek().clone())
-        .ok_or_else(|| TsmError::Internal("PUT KEY without a session".into()))?;
+    let dek = match link.session() {
+        Some(s) => s.dek().clone(),
+        None => {
+            let current = sd.keys.key_set()?;
+            if current.key_type() != KeyType::Aes {
+                return Err(TsmError::NotSupported(
+                    "PUT KEY over the OTA bearer into an SD with a DES (SCP02) key set: its key encryption key is an SCP02 session key".into(),
+                ));
+            }
+            Dek::aes(current.dek().expose()).map_err(internal("DEK"))?
+        }
+    };
+    let replace_kvn = sd.keys.kvn;
     let data = PutKeyData::for_key_set(&keys, &dek, rng).map_err(internal("PUT KEY"))?;
     let cmd =
         put_key_command(replace_kvn, gp::keys::KEY_ID_ENC, &data).map_err(internal("PUT KEY"))?;
@@ -514,7 +622,7 @@ fn pre_personalize_steps(
             Ok(l) => l,
             Err(e) => return steps.record("putKeys", Err(e)),
         };
-        let r = put_keys(&mut ssd, plan.ssd_initial_keys.kvn, plan.ssd_keys, rng);
+        let r = put_keys(&mut ssd, &initial, plan.ssd_keys, rng);
         steps.record_with("putKeys", Some(format!("KVN {:02X}", plan.ssd_keys.kvn)), r)?;
         drop(ssd);
         link = open_step(rec, plan.manager, rng, steps)?;
@@ -742,6 +850,9 @@ fn is_select(cmd: &Command) -> bool {
 /// is and ends the session (GP CS v2.3.1 §10.2.3), the following commands go in clear to what
 /// it selected. Commands too long for the channel are refused before anything is sent.
 /// With [`ScriptTarget::PreProtected`] the commands are relayed byte for byte.
+/// Over RAM ([`SeChannel::Ram`]) every command goes to the target SD's TAR as it is (the
+/// bearer secures it; data the SP protected under its SSD's keys stays so), and a SELECT is
+/// refused before anything is sent.
 pub fn process_script(
     rec: &mut Recorder<'_>,
     target: ScriptTarget<'_>,
@@ -752,6 +863,21 @@ pub fn process_script(
         responses: Vec::with_capacity(commands.len()),
         failed: Vec::new(),
     };
+    if rec.is_ram() {
+        if let Some(i) = commands.iter().position(is_select) {
+            return Err(TsmError::invalid(
+                "commands",
+                format!("command {i} is a SELECT: over the OTA bearer a script is Remote Application Management of its security domain (ETSI TS 102 226 §8), addressed by TAR"),
+            ));
+        }
+    }
+    if rec.is_ram() {
+        rec.sd_aid = match target {
+            ScriptTarget::Keys(sd) => sd.aid.clone(),
+            ScriptTarget::PreProtected { aid, .. } => aid.to_vec(),
+        };
+        return ram_process_script(rec, commands);
+    }
     let mut link = match target {
         ScriptTarget::Keys(sd) => {
             let link = open(rec, sd, rng)?;
@@ -771,7 +897,7 @@ pub fn process_script(
         ScriptTarget::PreProtected { aid, select } => {
             rec.sd_aid = aid.to_vec();
             let mut link = SdLink::new(rec);
-            if select {
+            if select && !link.transport().is_ram() {
                 link.select(aid).map_err(host_error)?;
             }
             link
@@ -798,6 +924,51 @@ pub fn process_script(
             });
             break;
         }
+    }
+    Ok(out)
+}
+
+/// [`process_script`] over RAM: the whole script in one packet, run by the card in one
+/// context (so INSTALL [for personalization] reaches the STORE DATA that follow), stopping
+/// after the first failing command (ETSI TS 102 226 §5.2.1).
+fn ram_process_script(
+    rec: &mut Recorder<'_>,
+    commands: &[Command],
+) -> Result<ProcessScriptResponse> {
+    let encoded = commands
+        .iter()
+        .map(|c| {
+            c.encode()
+                .map_err(|e| TsmError::invalid("commands", e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
+    let answers = rec
+        .ram_script(&refs)
+        .map_err(|e| host_error(HostError::from(e)))?;
+    let mut out = ProcessScriptResponse {
+        responses: Vec::with_capacity(answers.len()),
+        failed: Vec::new(),
+    };
+    for (index, (command, answer)) in encoded.iter().zip(&answers).enumerate() {
+        let r = apdu::Response::parse(answer)
+            .map_err(|_| TsmError::Unreachable("malformed R-APDU in the PoR".into()))?;
+        out.responses.push(hx(answer));
+        if r.sw != StatusWord::OK {
+            out.failed.push(FailedCommand {
+                index,
+                command: hx(command),
+                sw: format!("{:04X}", r.sw.0),
+            });
+            return Ok(out);
+        }
+    }
+    if answers.len() != commands.len() {
+        return Err(TsmError::Unreachable(format!(
+            "the SE ran {} of the script's {} commands without a failure",
+            answers.len(),
+            commands.len()
+        )));
     }
     Ok(out)
 }

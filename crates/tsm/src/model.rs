@@ -106,8 +106,8 @@ pub struct Se {
     /// The ISD's AID (GP CS v2.3.1 §F.1: `A000000151000000` by default).
     #[serde(with = "hex::serde")]
     pub isd_aid: Vec<u8>,
-    /// Where the TSM reaches it over a direct channel, for the connector ("virtual:NAME",
-    /// "pcsc:READER", ...); empty when only the OTA bearer reaches it.
+    /// How the TSM reaches it, for the connector: a direct channel ("card:FILE",
+    /// "pcsc:READER", ...) or the OTA platform ("ota:MSISDN", over its MNO's bearer).
     pub link: String,
     /// The key set the SE gives a newly created SSD (card-type data from the issuer), sealed;
     /// the TSM replaces it with the SP's temporary keys right after creating the SSD.

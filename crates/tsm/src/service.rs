@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apdu::{CardTransport, Command};
+use apdu::Command;
 use rand_core::CryptoRng;
 use seal::{KeyStore, SealedBlob};
 use sha2::{Digest, Sha256};
@@ -25,20 +25,25 @@ use crate::api::{
     Step, MAX_REQUEST_BYTES,
 };
 use crate::engine::{
-    self, AuditContext, FlowReport, PrePersonalization, Recorder, ScriptTarget, SdAccess,
+    self, AuditContext, FlowReport, PrePersonalization, Recorder, ScriptTarget, SdAccess, SeChannel,
 };
 use crate::error::{Result, TsmError};
 use crate::model::{
-    check_aid, check_id, CatalogueEntry, Conversation, KeySetRecord, Operation, QueueState,
+    check_aid, check_id, Bearer, CatalogueEntry, Conversation, KeySetRecord, Operation, QueueState,
     QueuedRequest, SdKind, Se, SecurityDomain, ServiceInstance, ServiceState, Sp, UnixMillis,
 };
 use crate::store::{FlowOutcome, IdempotencyBegin, TsmStore};
 
-/// Opens the direct channel to an SE (PC/SC reader, vpcd, in-process virtual card).
+/// Opens the channel to an SE: a direct one (PC/SC reader, vpcd, in-process virtual card) or
+/// Remote Application Management through the OTA platform, from the SE's link.
 pub trait SeConnector: Send + Sync {
     /// `Ok(None)`: the SE cannot be reached now (its requests queue).
-    fn connect(&self, se: &Se) -> Result<Option<Box<dyn CardTransport + Send>>>;
+    fn connect(&self, se: &Se) -> Result<Option<SeChannel>>;
 }
+
+/// The link of an SE reached through the OTA platform: `ota:` and its MSISDN (the SMS
+/// destination the platform knows the card's OTA keys by); the bearer is its MNO's.
+pub const OTA_LINK_PREFIX: &str = "ota:";
 
 /// A source of fresh CSPRNG instances (one per flow, on the flow's thread).
 pub type RngFactory = Arc<dyn Fn() -> Box<dyn CryptoRng + Send> + Send + Sync>;
@@ -312,6 +317,12 @@ impl<S: TsmStore + 'static> Tsm<S> {
         sds: Vec<SdRegistration>,
     ) -> Result<()> {
         check_id("seId", &se.se_id)?;
+        if let Some(msisdn) = se.link.strip_prefix(OTA_LINK_PREFIX) {
+            if msisdn.is_empty() || msisdn.len() > 20 || !msisdn.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(TsmError::invalid("link", "ota:MSISDN takes 1 to 20 digits"));
+            }
+        }
         check_id("mnoId", &se.mno_id)?;
         check_aid("isdAid", &se.isd_aid)?;
         for m in &msis {
@@ -387,30 +398,39 @@ impl<S: TsmStore + 'static> Tsm<S> {
         self.store.put_catalogue(entry).await
     }
 
-    /// The TSM reaches SEs over a direct link (PC/SC, vpcd, in-process); delivery through the
-    /// OTA platform (the MNO's SCP80/SCP81 bearer) is not implemented, and an SE without a link
-    /// is refused rather than queued for ever.
-    /// How the TSM reaches the SE: its direct link, else its MNO's bearer.
-    async fn bearer_of(&self, se: &Se) -> Result<crate::model::Bearer> {
-        if !se.link.is_empty() {
-            return Ok(crate::model::Bearer::Direct);
+    /// How the TSM reaches the SE: its direct link, else (link [`OTA_LINK_PREFIX`]`MSISDN`,
+    /// or none yet) the bearer of its MNO.
+    async fn bearer_of(&self, se: &Se) -> Result<Bearer> {
+        if !se.link.is_empty() && !se.link.starts_with(OTA_LINK_PREFIX) {
+            return Ok(Bearer::Direct);
         }
         let mno = self.store.get_mno(&se.mno_id).await?;
-        Ok(mno.map_or(crate::model::Bearer::Direct, |m| m.bearer))
+        Ok(mno.map_or(Bearer::Direct, |m| m.bearer))
     }
 
+    /// Refuses (501) an SE the TSM has no way to reach, rather than queueing for ever.
     async fn check_deliverable(&self, se: &Se) -> Result<()> {
-        if !se.link.is_empty() {
+        if se.link.is_empty() {
+            return Err(TsmError::NotSupported(format!(
+                "SE {} has no link: a direct one, or {OTA_LINK_PREFIX}MSISDN for its MNO's bearer ({})",
+                se.se_id,
+                self.bearer_of(se).await?.as_str()
+            )));
+        }
+        if !se.link.starts_with(OTA_LINK_PREFIX) {
             return Ok(());
         }
-        let bearer = match self.store.get_mno(&se.mno_id).await? {
-            Some(m) => m.bearer.as_str(),
-            None => "?",
-        };
-        Err(TsmError::NotSupported(format!(
-            "SE {} has no direct link and delivery over its MNO's bearer ({bearer}) is not implemented",
-            se.se_id
-        )))
+        match self.bearer_of(se).await? {
+            Bearer::Scp80Sms => Ok(()),
+            Bearer::Scp81Https => Err(TsmError::NotSupported(format!(
+                "SE {}: delivery over SCP81 (GP Amendment B) is not implemented; its MNO's bearer is SCP81-HTTPS",
+                se.se_id
+            ))),
+            Bearer::Direct => Err(TsmError::NotSupported(format!(
+                "SE {} is linked to the OTA platform but its MNO's bearer is DIRECT",
+                se.se_id
+            ))),
+        }
     }
 
     // ---- lookups with authorization ----
@@ -655,13 +675,13 @@ impl<S: TsmStore + 'static> Tsm<S> {
         let sd_aid = sd.aid.clone();
         let put_keys = put_key_targets(&commands, sd.kvn);
         let (result, audit) = tokio::task::spawn_blocking(move || {
-            let Some(mut transport) = connector.connect(&se)? else {
+            let Some(mut channel) = connector.connect(&se)? else {
                 return Err(TsmError::Offline(format!(
                     "SE {} is not connected",
                     se.se_id
                 )));
             };
-            let mut rec = Recorder::new(&mut *transport, ctx);
+            let mut rec = Recorder::over(&mut channel, ctx);
             let target = match (&access, pre_protected) {
                 (Some(a), false) => ScriptTarget::Keys(a),
                 _ => ScriptTarget::PreProtected {
@@ -970,7 +990,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
         };
         let connector = self.connector.clone();
         let target = se.clone();
-        let mut transport = tokio::task::spawn_blocking(move || connector.connect(&target))
+        let mut channel = tokio::task::spawn_blocking(move || connector.connect(&target))
             .await
             .map_err(|e| TsmError::Internal(format!("card task: {e}")))??
             .ok_or_else(|| TsmError::Offline(format!("SE {} is not connected", se.se_id)))?;
@@ -991,7 +1011,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
         let now = self.now();
         let keys = self.keys.clone();
         let (outcome, result) = tokio::task::spawn_blocking(move || {
-            execute(&input, &mut *transport, &*keys, &mut *rng(), now)
+            execute(&input, &mut channel, &*keys, &mut *rng(), now)
         })
         .await
         .map_err(|e| TsmError::Internal(format!("card task: {e}")))?;
@@ -1147,7 +1167,7 @@ fn rotated_to(put_keys: &[(usize, u8)], r: &ProcessScriptResponse) -> Option<u8>
 /// The ManageCommunication answer for a conversation.
 fn communication_response(
     conv: Conversation,
-    bearer: crate::model::Bearer,
+    bearer: Bearer,
     state: &str,
 ) -> ManageCommunicationResponse {
     ManageCommunicationResponse {
@@ -1192,7 +1212,7 @@ fn temporary_keys(initial: &KeySetRecord, rng: &mut dyn CryptoRng) -> KeySetReco
 /// Run one flow on the card (blocking thread) and turn its report into the changes to store.
 fn execute(
     input: &FlowInput,
-    transport: &mut dyn CardTransport,
+    channel: &mut SeChannel,
     keys: &dyn KeyStore,
     rng: &mut dyn CryptoRng,
     now: UnixMillis,
@@ -1204,7 +1224,7 @@ fn execute(
         operation: input.op.as_str().into(),
         now,
     };
-    let mut rec = Recorder::new(transport, ctx);
+    let mut rec = Recorder::over(channel, ctx);
     let mut outcome = FlowOutcome::default();
     let service = &input.service;
     let ssd_aid = input

@@ -583,3 +583,151 @@ fn get_response_completes_61xx() {
     let gr = audit.iter().filter(|e| e.command[1] == 0xC0).count();
     assert_eq!(gr, 3, "{audit:?}");
 }
+
+/// A RAM bearer stand-in: records (SD, C-APDU) and answers from a script of R-APDUs.
+struct FakeRam {
+    sent: Vec<(Vec<u8>, Vec<u8>)>,
+    answers: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl engine::RamTransport for FakeRam {
+    fn run_script(
+        &mut self,
+        sd_aid: &[u8],
+        c_apdus: &[&[u8]],
+    ) -> Result<Vec<Vec<u8>>, apdu::TransportError> {
+        let mut out = Vec::new();
+        for c in c_apdus {
+            self.sent.push((sd_aid.to_vec(), c.to_vec()));
+            let r = self.answers.pop_front().unwrap_or_else(|| vec![0x6F, 0x00]);
+            let ok = r.ends_with(&[0x90, 0x00]);
+            out.push(r);
+            if !ok {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn package_entry() -> Vec<u8> {
+    use card::gp::native::GENERIC_MODULE_AID;
+    let mut body = tlv::encode_tlv(tlv::Tag(0x4F), &GENERIC_PACKAGE_AID);
+    body.extend(tlv::encode_tlv(tlv::Tag(0x9F70), &[0x01]));
+    body.extend(tlv::encode_tlv(tlv::Tag(0x84), &GENERIC_MODULE_AID));
+    let mut r = tlv::encode_tlv(tlv::Tag(0xE3), &body);
+    r.extend([0x90, 0x00]);
+    r
+}
+
+fn ram_ctx() -> AuditContext {
+    AuditContext {
+        se_id: "se-1".into(),
+        sp_id: Some("sp".into()),
+        conversation_id: None,
+        operation: "Test".into(),
+        now: 1_700_000_000_000,
+    }
+}
+
+/// Over RAM (ETSI TS 102 226 §8) the bearer addresses the SD and secures the commands: the
+/// engine sends neither SELECT nor INITIALIZE UPDATE, and each command goes to the SD it is
+/// for (the ISD for content management).
+#[test]
+fn ram_bearer_sends_plain_commands_to_the_sd() {
+    let mut ram = engine::SeChannel::Ram(Box::new(FakeRam {
+        sent: Vec::new(),
+        // DELETE answers '00' (GP CS v2.3.1 §11.2.3) and 9000.
+        answers: [vec![0x00, 0x90, 0x00]].into(),
+    }));
+    let mut rec = Recorder::over(&mut ram, ram_ctx());
+    assert!(rec.is_ram());
+    let r = engine::delete_service(&mut rec, &isd(), &APP_A, &mut rng());
+    assert!(r.error.is_none(), "{r:?}");
+    let audit = rec.into_entries();
+    assert_eq!(audit.len(), 1, "one command, no SELECT, no handshake");
+    assert_eq!(audit[0].sd_aid, GP_ISD_AID.to_vec());
+    assert_eq!(audit[0].command[..2], [0x80, 0xE4], "DELETE in clear");
+    let engine::SeChannel::Ram(_) = ram else {
+        unreachable!()
+    };
+
+    // A SELECT in an SP script is refused before anything is sent.
+    let mut ram = engine::SeChannel::Ram(Box::new(FakeRam {
+        sent: Vec::new(),
+        answers: Default::default(),
+    }));
+    let mut rec = Recorder::over(&mut ram, ram_ctx());
+    let select = apdu::select_command(0, &APP_A).unwrap();
+    let e = engine::process_script(
+        &mut rec,
+        ScriptTarget::Keys(&isd()),
+        &[Command::new(0x80, 0xCA, 0x00, 0x66), select],
+        &mut rng(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "malformedRequest", "{e}");
+    assert!(rec.into_entries().is_empty());
+
+    // TARs (TS 101 220 Annex D and §6): the ISD '000000', another SD bytes 13-15 of its AID.
+    assert_eq!(engine::tar_of(&GP_ISD_AID, &GP_ISD_AID), Some([0, 0, 0]));
+    let ssd = h("A0000001515353 0102030405060708");
+    assert_eq!(engine::tar_of(&ssd, &GP_ISD_AID), Some([0x06, 0x07, 0x08]));
+    assert_eq!(
+        engine::tar_of(&SSD_A, &GP_ISD_AID),
+        None,
+        "8-byte AID has no TAR"
+    );
+}
+
+/// PUT KEY over RAM needs the SD's static key encryption key: an AES key set's Key-DEK
+/// (Amd D §6.2.8). A DES (SCP02) key set has none outside a GP session: refused as not
+/// supported, and the SSD the flow created is deleted again.
+#[test]
+fn ram_put_key_into_a_des_keyed_ssd_is_refused_and_compensated() {
+    let mut ram = engine::SeChannel::Ram(Box::new(FakeRam {
+        sent: Vec::new(),
+        answers: [
+            // GET DATA 'FF21' (extended card resources, ETSI TS 102 226 §8.2.1.7.2):
+            // '81' apps, '82' NVM, '83' RAM.
+            h("FF21 0C 8102 0010 8204 00010000 8202 1000 9000"),
+            // GET STATUS '10' (load files and modules): the package with its module
+            // (GP CS v2.3.1 §11.4.3.1: 'E3' { '4F' AID, '9F70' life cycle, '84' module }).
+            package_entry(),
+            // GET STATUS '40' (applications): none.
+            vec![0x6A, 0x88],
+            // INSTALL [for install and make selectable] of the SSD.
+            vec![0x00, 0x90, 0x00],
+            // DELETE of the SSD (compensation).
+            vec![0x00, 0x90, 0x00],
+        ]
+        .into(),
+    }));
+    let mut rec = Recorder::over(&mut ram, ram_ctx());
+    let des_initial = keys_b();
+    let manager = isd();
+    let svc = service("bank", &APP_A, "1", &h("01"), 512);
+    let ssd = h("A0000001515353 0102030405060708");
+    let plan = PrePersonalization {
+        manager: &manager,
+        ssd_aid: &ssd,
+        create_ssd: true,
+        ssd_initial_keys: &des_initial,
+        ssd_keys: &keys_a(),
+        service: &svc,
+    };
+    let r = engine::pre_personalize(&mut rec, &plan, &mut rng());
+    let e = r.error.as_ref().expect("refused");
+    assert_eq!(e.code(), "notSupported", "{e}");
+    assert_eq!(
+        names(&r.steps),
+        [
+            "eligibility:done",
+            "createSsd:done",
+            "putKeys:failed",
+            "compensate:createSsd:done"
+        ],
+        "{r:?}"
+    );
+    assert!(!r.ssd_created && r.remaining.is_empty());
+}

@@ -14,7 +14,9 @@ use card::routing::GP_ISD_AID;
 use card::testing::SeededRng;
 use card::{Card, CardState, Protocol};
 use tsm::api::Step;
-use tsm::engine::{self, AuditContext, PrePersonalization, Recorder, ScriptTarget, SdAccess};
+use tsm::engine::{
+    self, AuditContext, PrePersonalization, Recorder, ScriptTarget, SdAccess, SeChannel,
+};
 use tsm::model::{AuditEntry, CatalogueEntry, KeySetRecord, Se};
 use tsm::service::SeConnector;
 use zeroize::Zeroizing;
@@ -271,11 +273,11 @@ impl Cards {
 }
 
 impl SeConnector for Cards {
-    fn connect(&self, se: &Se) -> tsm::Result<Option<Box<dyn CardTransport + Send>>> {
+    fn connect(&self, se: &Se) -> tsm::Result<Option<SeChannel>> {
         let cards = self.0.lock().unwrap();
         Ok(cards
             .get(&se.link)
             .filter(|c| c.online.load(Ordering::SeqCst))
-            .map(|c| Box::new(SharedTransport(c.card.clone())) as Box<dyn CardTransport + Send>))
+            .map(|c| SeChannel::Direct(Box::new(SharedTransport(c.card.clone())))))
     }
 }
