@@ -3,13 +3,14 @@
 //! terminal receives; each mobile-originated SMS-SUBMIT the terminal produces goes back
 //! through the simulator as deliver_sm (`SmscHandle::deliver_sms_submit`).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use apdu::CardTransport;
 use ota::ts23040::Scts;
-use smpp::smsc::{SmscHandle, SubmittedMessage};
-use smpp::SmeAddress;
+use smpp::smsc::{MobileStation, SmscHandle, SubmittedMessage};
+use smpp::{CommandStatus, SmeAddress};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -49,6 +50,33 @@ pub struct ModemConfig {
     pub scts: Box<dyn Fn() -> Scts + Send>,
     /// How often messages held after '9300' are offered again.
     pub retry_interval: Duration,
+}
+
+/// The SMSC simulator's radio side for a set of subscribers: each accepted submit_sm goes to
+/// the modem of its destination MSISDN (a leading '+' ignored); a submit_sm for anyone else is
+/// refused with ESME_RINVDSTADR, and one for a modem that stopped with ESME_RSUBMITFAIL.
+#[derive(Default)]
+pub struct Subscribers(HashMap<String, mpsc::UnboundedSender<SubmittedMessage>>);
+
+impl Subscribers {
+    /// Adds a subscriber; its modem serves the returned receiver ([`Modem::spawn`]).
+    pub fn add(&mut self, msisdn: &str) -> mpsc::UnboundedReceiver<SubmittedMessage> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.0
+            .insert(msisdn.trim_start_matches('+').to_string(), tx);
+        rx
+    }
+}
+
+impl MobileStation for Subscribers {
+    fn submitted(&self, m: &SubmittedMessage) -> Result<(), CommandStatus> {
+        match self.0.get(m.sm.destination.addr.trim_start_matches('+')) {
+            Some(tx) => tx
+                .send(m.clone())
+                .map_err(|_| CommandStatus::ESME_RSUBMITFAIL),
+            None => Err(CommandStatus::ESME_RINVDSTADR),
+        }
+    }
 }
 
 fn lock<X>(m: &Mutex<X>) -> MutexGuard<'_, X> {

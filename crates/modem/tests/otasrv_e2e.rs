@@ -25,7 +25,7 @@
 #[path = "../../card/tests/gp_common/mod.rs"]
 mod gp_common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ use card::{Card, Protocol};
 use gp::commands::Install;
 use gp::Dek;
 use gp_common::*;
-use modem::net::{Modem, ModemConfig, Report};
+use modem::net::{Modem, ModemConfig, Report, Subscribers};
 use modem::{MoOrigin, Output, Terminal, TerminalConfig};
 use ota::ts23040::Scts;
 use ota::{
@@ -45,11 +45,10 @@ use ota::{
 use otasrv::service::{OtaService, ServiceConfig};
 use otasrv::{CampaignStatus, CardImport, CatalogueItem, ItemClass, JobState, KeySet};
 use otasrv::{OtaStore, RetryPolicy};
-use smpp::smsc::{self, MobileStation, SmscConfig, SubmittedMessage};
+use smpp::smsc::{self, SmscConfig};
 use smpp::{BindMode, CommandStatus, EsmeConfig, SmeAddress};
 use store::both_backends;
 use store::testing::TestDatabase;
-use tokio::sync::mpsc;
 
 both_backends!(rfm_and_ram_campaigns_through_smsc_modems_and_cards);
 
@@ -91,22 +90,6 @@ fn spi(por_by_submit: bool) -> Spi {
         } else {
             PorTransport::DeliverReport
         },
-    }
-}
-
-/// The SMSC simulator's radio side: each accepted submit_sm goes to the terminal of its
-/// destination MSISDN; an unknown subscriber refuses the submit_sm.
-struct Radio(HashMap<String, mpsc::UnboundedSender<SubmittedMessage>>);
-
-impl MobileStation for Radio {
-    fn submitted(&self, m: &SubmittedMessage) -> Result<(), CommandStatus> {
-        let addr = m.sm.destination.addr.trim_start_matches('+');
-        match self.0.get(addr) {
-            Some(tx) => tx
-                .send(m.clone())
-                .map_err(|_| CommandStatus::ESME_RSUBMITFAIL),
-            None => Err(CommandStatus::ESME_RINVDSTADR),
-        }
     }
 }
 
@@ -248,20 +231,11 @@ async fn rfm_and_ram_campaigns_through_smsc_modems_and_cards(h: &mut TestDatabas
     }
 
     // The SMSC and one modem per MSISDN.
-    let mut routes = HashMap::new();
-    let mut incoming = Vec::new();
-    for m in MSISDNS {
-        let (tx, rx) = mpsc::unbounded_channel();
-        routes.insert(m.to_string(), tx);
-        incoming.push(rx);
-    }
-    let smsc = smsc::start(
-        SmscConfig::new(SYSTEM_ID, "secret"),
-        0,
-        Arc::new(Radio(routes)),
-    )
-    .await
-    .unwrap();
+    let mut routes = Subscribers::default();
+    let incoming: Vec<_> = MSISDNS.iter().map(|m| routes.add(m)).collect();
+    let smsc = smsc::start(SmscConfig::new(SYSTEM_ID, "secret"), 0, Arc::new(routes))
+        .await
+        .unwrap();
     let modems: Vec<Modem<Card>> = cards
         .into_iter()
         .zip(incoming)

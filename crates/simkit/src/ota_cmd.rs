@@ -7,11 +7,15 @@
 //! as the one-octet header codings in hex (e.g. `12` = key version 1, AES-CBC; `12` = KVN 1,
 //! AES-CMAC) and the keys in hex; a card without the last four fields has no key set, and a
 //! campaign naming it is refused. Target lists are one MSISDN a line.
+//!
+//! `simkit ota smsc` is a lab SMSC: the SMPP simulator with a terminal simulator per virtual
+//! card file, so campaigns and the TSM can reach card files over the air.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
@@ -19,13 +23,19 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use modem::net::{Modem, ModemConfig, Subscribers};
+use modem::{Terminal, TerminalConfig};
+use ota::ts23040::Scts;
 use ota::{Kic, Kid, Spi};
 use otasrv::service::{system_clock, OtaService, ServiceConfig};
 use otasrv::{CardImport, CatalogueItem, Error as OtaErr, KeySet, OtaStore, RetryPolicy};
 use serde::Deserialize;
 use serde_json::json;
+use smpp::smsc::{self, SmscConfig};
 use smpp::{BindMode, EsmeConfig, SmeAddress};
 use store::Database;
+
+use crate::card_file::PersistentCard;
 
 /// Default database: an SQLite file next to the SM-DP+ one.
 pub const DEFAULT_DATABASE: &str = "sqlite://./simkit-data/ota.db?mode=rwc";
@@ -52,6 +62,24 @@ pub enum OtaCommand {
     Campaign(CampaignCmd),
     /// HTTP API (and, with --smsc, the sending service).
     Serve(ServeArgs),
+    /// A lab SMSC: the built-in SMPP v3.4 simulator on loopback with a terminal simulator per
+    /// virtual card file behind it (SMS-PP download ENVELOPEs to the card, PoRs back as
+    /// mobile-originated SMS), for `ota campaign run --smsc` and `tsm serve --smsc`.
+    Smsc(SmscSimArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SmscSimArgs {
+    /// Port on 127.0.0.1 (0: a free one, printed).
+    #[arg(long, default_value_t = 2775)]
+    pub port: u16,
+    /// An ESME account `SYSTEM_ID[:PASSWORD]` (repeat; default `simkit` and `simkit-tsm`, no
+    /// password).
+    #[arg(long = "account")]
+    pub accounts: Vec<String>,
+    /// A subscriber: `MSISDN=CARD_FILE` (repeat). Its card file is saved after every command.
+    #[arg(long = "card", required = true)]
+    pub cards: Vec<String>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -225,6 +253,83 @@ pub(crate) fn service_config(
     cfg
 }
 
+/// The SMSC time stamp of now, UTC (TS 23.040 §9.2.3.11).
+fn scts_now() -> Scts {
+    let (y, [mo, d, h, mi, se]) = smdp::time::UnixMillis(crate::unix_now() as i64 * 1000).utc();
+    let f = |v: u32| u8::try_from(v).unwrap_or(0);
+    Scts::new(
+        [f(y.rem_euclid(100) as u32), f(mo), f(d), f(h), f(mi), f(se)],
+        0,
+    )
+}
+
+/// `simkit ota smsc`: runs until Ctrl-C.
+async fn lab_smsc(a: &SmscSimArgs, json_out: bool) -> Result<()> {
+    let mut cfg = SmscConfig::new("simkit", "");
+    cfg.accounts = if a.accounts.is_empty() {
+        vec![
+            ("simkit".into(), String::new()),
+            ("simkit-tsm".into(), String::new()),
+        ]
+    } else {
+        a.accounts
+            .iter()
+            .map(|acc| match acc.split_once(':') {
+                Some((id, pw)) => (id.to_string(), pw.to_string()),
+                None => (acc.clone(), String::new()),
+            })
+            .collect()
+    };
+    let mut subscribers = Subscribers::default();
+    let mut terminals = Vec::new();
+    for c in &a.cards {
+        let (msisdn, file) = c
+            .split_once('=')
+            .with_context(|| format!("--card {c}: expected MSISDN=CARD_FILE"))?;
+        otasrv::model::check_address(msisdn).with_context(|| format!("--card {c}"))?;
+        let card = PersistentCard::open(Path::new(file))
+            .with_context(|| format!("opening card file {file}"))?;
+        terminals.push((msisdn.to_string(), card, subscribers.add(msisdn)));
+    }
+    let smsc = smsc::start(cfg, a.port, Arc::new(subscribers))
+        .await
+        .context("starting the SMSC simulator")?;
+    let mut modems = Vec::new();
+    for (msisdn, card, incoming) in terminals {
+        let modem = Modem::spawn(
+            Terminal::new(card, TerminalConfig::default()),
+            smsc.clone(),
+            incoming,
+            ModemConfig {
+                msisdn: SmeAddress::new(1, 1, &msisdn),
+                esme: None,
+                scts: Box::new(scts_now),
+                retry_interval: Duration::from_secs(1),
+            },
+        )
+        .with_context(|| format!("terminal {msisdn}: the card refused TERMINAL PROFILE"))?;
+        modems.push(modem);
+    }
+    print(
+        json_out,
+        json!({ "smsc": smsc.local_addr().to_string(), "subscribers": a.cards.len() }),
+        &format!(
+            "SMSC simulator on {} (SMPP v3.4), {} subscriber(s)",
+            smsc.local_addr(),
+            a.cards.len()
+        ),
+    );
+    let _ = std::io::stdout().flush();
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    for m in &modems {
+        m.abort();
+    }
+    smsc.stop();
+    Ok(())
+}
+
 /// Render a progress bar line.
 pub fn progress_line(st: &otasrv::CampaignStatus) -> String {
     const W: u64 = 30;
@@ -251,8 +356,13 @@ pub fn run(args: OtaArgs, json_out: bool) -> Result<()> {
 }
 
 async fn run_async(args: OtaArgs, json_out: bool) -> Result<()> {
-    let db = open(&args.database).await?;
+    // The lab SMSC needs no database.
+    let db = match &args.command {
+        OtaCommand::Smsc(a) => return lab_smsc(a, json_out).await,
+        _ => open(&args.database).await?,
+    };
     match args.command {
+        OtaCommand::Smsc(_) => {}
         OtaCommand::Card(CardCmd::Import { file }) => {
             let cards = read_lines(&file)?
                 .iter()

@@ -1065,12 +1065,82 @@ async fn cli_registers_and_reads_back(db: &mut TestDatabase) {
     }
 }
 
-/// `simkit pki mint --sp` and `simkit tsm serve` through the binary: an SP is answered.
+/// Reads a pretty-printed JSON document from a child's stdout (it spans lines).
+async fn first_json(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> Value {
+    let mut text = String::new();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("process start")
+            .unwrap()
+            .expect("process output");
+        text.push_str(&line);
+        if let Ok(v) = serde_json::from_str(&text) {
+            return v;
+        }
+    }
+}
+
+fn spawn_json(
+    args: &[&str],
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::from(simkit_cmd(args))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// `simkit pki mint --sp`, `simkit ota smsc` and `simkit tsm serve --smsc` through the binary:
+/// an SP is answered, and its service is pre-personalized over the air on a virtual card file
+/// (SCP80 over SMPP, through the lab SMSC and its terminal simulator).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_serve_answers_an_sp() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let pki_dir = dir.path().join("pki");
+    // The SE: a card file with the generic package, behind the lab SMSC as subscriber 4477;
+    // the OTA platform knows its factory OTA keys (pySim `Test_SMS_AES128`: KVN 1, AES).
+    let card = dir.path().join("se9.simkit");
+    let out = simkit(&["card", "create", "--state", p(&card)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    preload_generic_package(&card, dir.path());
+    let ota_db = format!("sqlite://{}?mode=rwc", dir.path().join("ota.db").display());
+    let cards_csv = dir.path().join("cards.csv");
+    std::fs::write(
+        &cards_csv,
+        "4477,,12,200102030405060708090A0B0C0D0E0F,12,201102030405060708090A0B0C0D0E0F\n",
+    )
+    .unwrap();
+    ok_json(&[
+        "--json",
+        "ota",
+        "--database",
+        &ota_db,
+        "card",
+        "import",
+        p(&cards_csv),
+    ]);
+    let card_arg = format!("4477={}", p(&card));
+    let (_smsc, mut smsc_out) =
+        spawn_json(&["--json", "ota", "smsc", "--port", "0", "--card", &card_arg]);
+    let smsc_addr = first_json(&mut smsc_out).await["smsc"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let v = ok_json(&[
         "--json",
         "pki",
@@ -1113,36 +1183,47 @@ async fn cli_serve_answers_an_sp() {
             "MNO1",
             "--msi",
             "4477",
+            "--link",
+            "ota:4477",
             "--isd-keys",
             GP_TEST_KEY,
+            "--ssd-initial-keys",
+            GP_TEST_KEY,
+        ]),
+        tsm_args(&[
+            "service",
+            "add",
+            "--sp",
+            "bank",
+            "--service-id",
+            "pay",
+            "--version",
+            "1",
+            "--package",
+            GENERIC_PKG,
+            "--module",
+            GENERIC_APPLET,
+            "--instance",
+            INSTANCE,
         ]),
     ] {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         ok_json(&a);
     }
-    let args = tsm_args(&["serve", "--listen", "127.0.0.1:0", "--sp-ca", &sp_ca]);
+    let args = tsm_args(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--sp-ca",
+        &sp_ca,
+        "--smsc",
+        &smsc_addr,
+        "--ota-database",
+        &ota_db,
+    ]);
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut child = tokio::process::Command::from(simkit_cmd(&a))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    use tokio::io::AsyncBufReadExt;
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut text = String::new();
-    // The JSON document spans lines (pretty-printed): read until it parses.
-    let started: Value = loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("server start")
-            .unwrap()
-            .expect("server output");
-        text.push_str(&line);
-        if let Ok(v) = serde_json::from_str(&text) {
-            break v;
-        }
-    };
+    let (mut child, mut lines) = spawn_json(&a);
+    let started = first_json(&mut lines).await;
     let url = started["url"].as_str().unwrap();
     assert!(url.starts_with("https://localhost:"), "{url}");
     let ci = std::fs::read(data.join("pki/CERT_CI_ECDSA_NIST.der")).unwrap();
@@ -1174,5 +1255,33 @@ async fn cli_serve_answers_an_sp() {
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v, json!({ "seId": "SE9" }));
+
+    // PrePersonalize over the air: SSD, keys, instance and extradition by RAM.
+    let req = hyper::Request::post(format!("{url}/tsm/v1/PrePersonalize"))
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::from(
+            json!({"msi": "4477", "serviceId": "pay", "serviceQualifier": "main"}).to_string(),
+        )))
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, v["state"].as_str()),
+        (200, Some("INSTALLED")),
+        "{v}"
+    );
+    // The card file, saved by the terminal's card after every command, holds the instance
+    // under the SP's SSD.
+    let state = simkit::card_file::PersistentCard::open(&card).unwrap();
+    let app = state
+        .card()
+        .state()
+        .gp
+        .app(&hex::decode(INSTANCE).unwrap())
+        .cloned();
+    let ssd = tsm::service::ssd_aid_for("bank");
+    assert_eq!(app.map(|a| a.associated_sd), Some(ssd));
     child.kill().await.unwrap();
 }

@@ -24,7 +24,7 @@ use card::ota::{DEFAULT_KIC, DEFAULT_KID};
 use card::routing::GP_ISD_AID;
 use card::testing::SeededRng;
 use card::{Card, CardIdentity, CardState};
-use modem::net::{Modem, ModemConfig};
+use modem::net::{Modem, ModemConfig, Subscribers};
 use modem::{Terminal, TerminalConfig};
 use ota::ts23040::Scts;
 use ota::{CcAlgorithm, CipherAlgorithm, Kic, Kid};
@@ -35,11 +35,10 @@ use pki::Curve;
 use serde_json::{json, Value};
 use simkit::tsm_http::LinkConnector;
 use simkit::tsm_ota::OtaPlatform;
-use smpp::smsc::{self, MobileStation, SmscConfig, SubmittedMessage};
-use smpp::{BindMode, CommandStatus, EsmeConfig, SmeAddress};
+use smpp::smsc::{self, SmscConfig};
+use smpp::{BindMode, EsmeConfig, SmeAddress};
 use store::both_backends;
 use store::testing::TestDatabase;
-use tokio::sync::mpsc;
 use tsm::model::{Bearer, CatalogueEntry, KeySetRecord, Mno, SdKind, Se, Sp};
 use tsm::service::{ssd_aid_for, SdRegistration, Tsm, TsmConfig};
 use tsm::store::AuditFilter;
@@ -52,20 +51,6 @@ const MSISDN: &str = "491700000042";
 const MSI: &str = "+491700000042";
 const SYSTEM_ID: &str = "simkit-tsm";
 const APP: [u8; 7] = [0xF0, 0xA1, 0xA1, 0xA1, 0xA1, 0x01, 0x01];
-
-/// The SMSC simulator's radio: submit_sm to the one subscriber go to its terminal.
-struct Radio(mpsc::UnboundedSender<SubmittedMessage>);
-
-impl MobileStation for Radio {
-    fn submitted(&self, m: &SubmittedMessage) -> Result<(), CommandStatus> {
-        if m.sm.destination.addr.trim_start_matches('+') != MSISDN {
-            return Err(CommandStatus::ESME_RINVDSTADR);
-        }
-        self.0
-            .send(m.clone())
-            .map_err(|_| CommandStatus::ESME_RSUBMITFAIL)
-    }
-}
 
 fn test_keys() -> KeySetRecord {
     let k = hex::decode("404142434445464748494A4B4C4D4E4F").unwrap();
@@ -115,8 +100,9 @@ fn svc(sp: &Sp) -> Value {
 
 async fn sp_life_cycle_over_scp80_sms(h: &mut TestDatabase) {
     // The radio side: SMSC simulator and the subscriber's terminal with its card.
-    let (tx, rx) = mpsc::unbounded_channel();
-    let smsc = smsc::start(SmscConfig::new(SYSTEM_ID, "secret"), 0, Arc::new(Radio(tx)))
+    let mut radio = Subscribers::default();
+    let rx = radio.add(MSISDN);
+    let smsc = smsc::start(SmscConfig::new(SYSTEM_ID, "secret"), 0, Arc::new(radio))
         .await
         .unwrap();
     let modem = Modem::spawn(

@@ -15,19 +15,16 @@ impl UnixMillis {
     /// W3C date-time `YYYY-MM-DDThh:mm:ssZ` as used by the ES2+ `timestamp`
     /// field (SGP.22 §5.3.5 / §6.5: "String format as specified by W3C").
     pub fn to_w3c(self) -> String {
+        let (y, [m, d, hh, mm, ss]) = self.utc();
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+    }
+
+    /// UTC year, and month, day, hour, minute, second.
+    pub fn utc(self) -> (i64, [u32; 5]) {
         let secs = self.0.div_euclid(1000);
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            y,
-            m,
-            d,
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60
-        )
+        let sod = secs.rem_euclid(86_400) as u32;
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        (y, [m, d, sod / 3600, (sod / 60) % 60, sod % 60])
     }
 }
 
