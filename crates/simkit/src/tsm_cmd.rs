@@ -807,6 +807,14 @@ async fn serve(
             (pki.tls_chain, pki.tls_key_pkcs8)
         }
     };
+    let (keys, queued) = tsm.recover_interrupted().await?;
+    if keys + queued > 0 {
+        tracing::warn!(
+            keys,
+            queued,
+            "requests interrupted by the previous stop are answered as interrupted, not run again"
+        );
+    }
     if let Some(smsc) = s.smsc {
         let db = crate::ota_cmd::open(&s.ota_database).await?;
         let cfg =

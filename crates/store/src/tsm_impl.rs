@@ -857,6 +857,17 @@ impl TsmStore for Database {
             .await
     }
 
+    async fn ses_with_pending(&self) -> Result<Vec<String>> {
+        sqlx::query("SELECT DISTINCT se_id FROM tsm_queue WHERE state = $1 ORDER BY se_id")
+            .bind(QueueState::Pending.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| get::<String>(r, "se_id"))
+            .collect()
+    }
+
     async fn release_queued(&self, id: i64) -> Result<()> {
         self.move_queued(id, QueueState::Delivering, QueueState::Pending)
             .await
@@ -954,6 +965,33 @@ impl TsmStore for Database {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn recover_interrupted(
+        &self,
+        status: u16,
+        body: String,
+        queue_result: String,
+    ) -> Result<(u64, u64)> {
+        let mut tx = self.begin().await.map_err(db_err)?;
+        let records =
+            sqlx::query("UPDATE tsm_idempotency SET status = $1, body = $2 WHERE status IS NULL")
+                .bind(i64::from(status))
+                .bind(body)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        let queued = sqlx::query("UPDATE tsm_queue SET state = $1, result = $2 WHERE state = $3")
+            .bind(QueueState::Failed.as_str())
+            .bind(queue_result)
+            .bind(QueueState::Delivering.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        tx.commit().await.map_err(db_err)?;
+        Ok((records, queued))
     }
 
     async fn idempotency_record(

@@ -67,6 +67,10 @@ pub enum TsmError {
     /// The TSM no longer holds keys for this SD (the SP rotated them): pre-protected scripts only.
     #[error("the SP has rotated this security domain's keys; send pre-protected scripts")]
     KeysRotated,
+    /// The TSM stopped while this request was executing: what reached the SE is in the audit
+    /// log and the service state; the request is not run again.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
     /// The SE's bearer is one this TSM cannot deliver over (yet).
     #[error("not supported: {0}")]
     NotSupported(String),
@@ -104,7 +108,7 @@ impl TsmError {
             ScriptLimit(_) | IdempotencyConflict => 422,
             Se { .. } | SecureChannel(_) => 502,
             Unreachable(_) | Offline(_) => 503,
-            Storage(_) | Internal(_) => 500,
+            Storage(_) | Internal(_) | Interrupted(_) => 500,
             NotSupported(_) => 501,
         }
     }
@@ -135,6 +139,7 @@ impl TsmError {
             KeysRotated => "keysRotated",
             NotSupported(_) => "notSupported",
             Duplicate(_) => "duplicate",
+            Interrupted(_) => "requestInterrupted",
             Storage(_) => "storageError",
             Internal(_) => "internalError",
         }

@@ -432,7 +432,8 @@ impl Operation {
 pub enum QueueState {
     Pending,
     /// Taken for delivery. A request left here by a crash is in doubt (it may have reached
-    /// the SE): it is not delivered again; the operator resolves it.
+    /// the SE): it is never delivered again; the next start marks it failed
+    /// ([`crate::service::Tsm::recover_interrupted`]).
     Delivering,
     Done,
     Failed,

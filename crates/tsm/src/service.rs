@@ -41,6 +41,18 @@ pub trait SeConnector: Send + Sync {
     fn connect(&self, se: &Se) -> Result<Option<SeChannel>>;
 }
 
+/// Per-SE locks kept before the unused ones are dropped.
+const SE_LOCKS_PRUNE_AT: usize = 1024;
+
+/// What an idempotency key is bound to: SHA-256 of the operation, a zero octet, the body.
+pub fn request_hash(operation: &str, body: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(operation.as_bytes());
+    h.update([0]);
+    h.update(body);
+    h.finalize().into()
+}
+
 /// The link of an SE reached through the OTA platform: `ota:` and its MSISDN (the SMS
 /// destination the platform knows the card's OTA keys by); the bearer is its MNO's.
 pub const OTA_LINK_PREFIX: &str = "ota:";
@@ -255,6 +267,10 @@ impl<S: TsmStore + 'static> Tsm<S> {
 
     fn se_lock(&self, se_id: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut m = self.se_locks.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= SE_LOCKS_PRUNE_AT {
+            // Locks nobody holds or waits for are recreated on demand.
+            m.retain(|_, l| Arc::strong_count(l) > 1);
+        }
         m.entry(se_id.to_string()).or_default().clone()
     }
 
@@ -850,6 +866,20 @@ impl<S: TsmStore + 'static> Tsm<S> {
         Ok((202, status_of(&inst, Some(id))))
     }
 
+    /// Resolve what a previous run left executing (call once at start, before serving):
+    /// in-progress idempotency keys answer [`TsmError::Interrupted`] from now on (the request
+    /// is never run twice), and queued requests left `delivering` become `failed`. What
+    /// reached the SE is in the audit log and the service state. Returns (keys, queued
+    /// requests) resolved.
+    pub async fn recover_interrupted(&self) -> Result<(u64, u64)> {
+        let e = TsmError::Interrupted(
+            "the TSM stopped while this request was executing; the audit log and GetServiceState show what reached the SE".into(),
+        );
+        self.store
+            .recover_interrupted(e.http_status(), error_json(&e), e.to_string())
+            .await
+    }
+
     /// Deliver an SE's queued requests, oldest first (after it reconnected). Stops when the SE
     /// is unreachable again. Returns how many were delivered.
     pub async fn deliver_pending(&self, se_id: &str) -> Result<usize> {
@@ -862,10 +892,8 @@ impl<S: TsmStore + 'static> Tsm<S> {
     /// [`Self::deliver_pending`] for every SE with a queue.
     pub async fn deliver_all_pending(&self) -> Result<usize> {
         let mut n = 0;
-        for se in self.store.list_ses().await? {
-            if !self.store.pending(&se.se_id).await?.is_empty() {
-                n += self.deliver_pending(&se.se_id).await?;
-            }
+        for se_id in self.store.ses_with_pending().await? {
+            n += self.deliver_pending(&se_id).await?;
         }
         Ok(n)
     }
@@ -1042,11 +1070,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
         if let Err(e) = check_id("Idempotency-Key", key) {
             return (e.http_status(), error_json(&e));
         }
-        let mut h = Sha256::new();
-        h.update(operation.as_bytes());
-        h.update([0]);
-        h.update(body);
-        let hash: [u8; 32] = h.finalize().into();
+        let hash = request_hash(operation, body);
         match self
             .store
             .idempotency_begin(&sp.id, key, hash, self.now())

@@ -137,6 +137,8 @@ pub trait TsmStore: Send + Sync {
     /// Take a pending request for delivery (pending → delivering), atomically: `false` when
     /// it was not pending (another process took it).
     fn claim_queued(&self, id: i64) -> impl Future<Output = Result<bool>> + Send;
+    /// The SEs that have pending requests.
+    fn ses_with_pending(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Give a claimed request back (delivering → pending): the SE went offline before it.
     fn release_queued(&self, id: i64) -> impl Future<Output = Result<()>> + Send;
     /// Record a queued request's outcome.
@@ -173,6 +175,17 @@ pub trait TsmStore: Send + Sync {
         sp_id: &str,
         key: &str,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// After a restart: every request that was executing when the TSM stopped is in doubt
+    /// (it may have reached the SE). In one transaction, in-progress idempotency records get
+    /// `status`/`body` as their answer and `delivering` queue rows become `failed` with
+    /// `queue_result`. Returns (records, queue rows) resolved. Only for a TSM that is the
+    /// database's sole user (one process, as the per-SE locks assume).
+    fn recover_interrupted(
+        &self,
+        status: u16,
+        body: String,
+        queue_result: String,
+    ) -> impl Future<Output = Result<(u64, u64)>> + Send;
     /// The stored record, if any (for tests and the CLI).
     fn idempotency_record(
         &self,

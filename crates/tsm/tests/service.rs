@@ -25,6 +25,7 @@ both_backends!(
     bad_input_changes_nothing,
     rotated_keys_switch_to_relay,
     se_without_link_is_refused,
+    interrupted_requests_resolved_at_start,
 );
 
 const T0: i64 = 1_800_000_000_000;
@@ -726,4 +727,62 @@ async fn se_without_link_is_refused(db: &mut TestDatabase) {
         w.tsm.store().pending("se-1").await.unwrap().is_empty(),
         "not queued"
     );
+}
+
+/// A TSM that stopped mid-request (simulated: the idempotency record begun and a queued
+/// request claimed, as the crashed run left them): the next start resolves both as
+/// interrupted. The key replays a 500 `requestInterrupted` and never runs the request; the
+/// queued request is failed, not delivered again.
+async fn interrupted_requests_resolved_at_start(db: &mut TestDatabase) {
+    let w = world(db, None, TsmConfig::default()).await;
+    let a = w.a.clone();
+    let store = w.tsm.store();
+    let body = svc(&a).to_string();
+    let hash = tsm::service::request_hash("PrePersonalize", body.as_bytes());
+    assert_eq!(
+        store
+            .idempotency_begin(&a.id, "crash-1", hash, T0)
+            .await
+            .unwrap(),
+        tsm::store::IdempotencyBegin::New
+    );
+    let (s, r) = w
+        .tsm
+        .handle(&a, "PrePersonalize", body.as_bytes(), Some("crash-1"))
+        .await;
+    assert_eq!(s, 409, "in progress: {r}");
+    let id = store
+        .enqueue(tsm::model::QueuedRequest {
+            id: 0,
+            se_id: "se-1".into(),
+            sp_id: a.id.clone(),
+            operation: tsm::model::Operation::ActivateService,
+            body: body.clone(),
+            state: tsm::model::QueueState::Pending,
+            result: None,
+            created_at: T0,
+        })
+        .await
+        .unwrap();
+    assert!(store.claim_queued(id).await.unwrap());
+    let audit_before = audit_count(&w).await;
+
+    assert_eq!(w.tsm.recover_interrupted().await.unwrap(), (1, 1));
+    let (s, out) = w
+        .tsm
+        .handle(&a, "PrePersonalize", body.as_bytes(), Some("crash-1"))
+        .await;
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (s, r["code"].as_str()),
+        (500, Some("requestInterrupted")),
+        "{r}"
+    );
+    let q = store.queued(id).await.unwrap().unwrap();
+    assert_eq!(q.state, tsm::model::QueueState::Failed);
+    assert!(q.result.unwrap().contains("interrupted"));
+    assert_eq!(w.tsm.deliver_pending("se-1").await.unwrap(), 0);
+    assert_eq!(audit_count(&w).await, audit_before, "nothing ran");
+    // Nothing else was in doubt: a second recovery resolves nothing.
+    assert_eq!(w.tsm.recover_interrupted().await.unwrap(), (0, 0));
 }
