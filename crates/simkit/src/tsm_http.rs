@@ -74,9 +74,10 @@ use crate::tls::Peer;
 pub const API_PREFIX: &str = "/tsm/v1";
 
 /// The API operations, in the order of the OpenAPI document.
-pub const OPERATIONS: [&str; 11] = [
+pub const OPERATIONS: [&str; 12] = [
     "GetSEIdentifier",
     "GetSEData",
+    "GetSSDKeys",
     "ManageCommunication",
     "ProcessScript",
     "PrePersonalize",

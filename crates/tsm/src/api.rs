@@ -66,6 +66,43 @@ pub struct SpSdData {
     pub keys_rotated: bool,
 }
 
+/// GetSSDKeys request: one of the calling SP's security domains on an SE (default its SSD).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GetSsdKeysRequest {
+    pub se_id: String,
+    pub msi: String,
+    #[serde(default)]
+    pub sd_aid: Option<String>,
+}
+
+/// The key set the TSM holds for the SP's SD (the temporary keys PrePersonalize put), handed
+/// over so the SP can replace it with its own by PUT KEY (GP CS v2.3.1 §11.8) in a
+/// pre-protected script; from then on the TSM relays that SD's scripts only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SsdKeys {
+    /// AID (hex).
+    pub aid: String,
+    /// Key version number.
+    pub key_version: u8,
+    /// 2 (SCP02, DES keys) or 3 (SCP03, AES keys).
+    pub scp: u8,
+    /// The keys (hex).
+    pub enc: String,
+    pub mac: String,
+    pub dek: String,
+}
+
+impl std::fmt::Debug for SsdKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsdKeys")
+            .field("aid", &self.aid)
+            .field("key_version", &self.key_version)
+            .finish_non_exhaustive()
+    }
+}
+
 /// GetSEData response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

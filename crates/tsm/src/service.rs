@@ -20,9 +20,9 @@ use zeroize::Zeroizing;
 
 use crate::api::{
     CommunicationAction, ErrorBody, GetSeDataRequest, GetSeIdentifierRequest,
-    GetSeIdentifierResponse, ManageCommunicationRequest, ManageCommunicationResponse,
-    ProcessScriptRequest, ProcessScriptResponse, SeData, ServiceRequest, ServiceStatus, SpSdData,
-    Step, MAX_REQUEST_BYTES,
+    GetSeIdentifierResponse, GetSsdKeysRequest, ManageCommunicationRequest,
+    ManageCommunicationResponse, ProcessScriptRequest, ProcessScriptResponse, SeData,
+    ServiceRequest, ServiceStatus, SpSdData, SsdKeys, Step, MAX_REQUEST_BYTES,
 };
 use crate::engine::{
     self, AuditContext, FlowReport, PrePersonalization, Recorder, ScriptTarget, SdAccess, SeChannel,
@@ -308,9 +308,8 @@ impl<S: TsmStore + 'static> Tsm<S> {
         KeySetRecord::decode(&plain)
     }
 
-    /// The key set the TSM holds for an SD (none once the SP rotated it). For the operator's
-    /// side only: e.g. handing an SSD's temporary keys to its SP out of band, so the SP can
-    /// rotate them.
+    /// The key set the TSM holds for an SD (none once the SP rotated it); the SP gets its own
+    /// through GetSSDKeys.
     pub fn sd_access(&self, sd: &SecurityDomain) -> Result<Option<SdAccess>> {
         match (&sd.keys, sd.rotated) {
             (Some(blob), false) => Ok(Some(SdAccess {
@@ -476,6 +475,37 @@ impl<S: TsmStore + 'static> Tsm<S> {
     ) -> Result<GetSeIdentifierResponse> {
         let se = self.se_for_msi(&req.msi).await?;
         Ok(GetSeIdentifierResponse { se_id: se.se_id })
+    }
+
+    /// GetSSDKeys: the key set the TSM holds for one of the SP's SDs on the SE (its SSD by
+    /// default), for the SP to rotate. Another SP's SD is unknown; a rotated one answers
+    /// `keysRotated`.
+    pub async fn get_ssd_keys(&self, sp: &Sp, req: GetSsdKeysRequest) -> Result<SsdKeys> {
+        let se = self.se_for_msi(&req.msi).await?;
+        if se.se_id != req.se_id {
+            return Err(TsmError::UnknownSe);
+        }
+        let sds = self.own_sds(sp, &se.se_id).await?;
+        let sd = match req.sd_aid.as_deref() {
+            Some(a) => {
+                let aid = parse_hex("sdAid", a)?;
+                sds.into_iter().find(|sd| sd.aid == aid)
+            }
+            None => sds.into_iter().find(|sd| sd.kind == SdKind::SpSd),
+        }
+        .ok_or(TsmError::UnknownSd)?;
+        let Some(access) = self.sd_access(&sd)? else {
+            return Err(TsmError::KeysRotated);
+        };
+        let k = access.keys;
+        Ok(SsdKeys {
+            aid: hex::encode_upper(&sd.aid),
+            key_version: k.kvn,
+            scp: k.scp,
+            enc: hex::encode_upper(&*k.enc),
+            mac: hex::encode_upper(&*k.mac),
+            dek: hex::encode_upper(&*k.dek),
+        })
     }
 
     pub async fn get_se_data(&self, sp: &Sp, req: GetSeDataRequest) -> Result<SeData> {
@@ -1063,6 +1093,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
     ) -> (u16, String) {
         let mutating = operation != "GetSEIdentifier"
             && operation != "GetSEData"
+            && operation != "GetSSDKeys"
             && operation != "GetServiceState";
         let Some(key) = idempotency_key.filter(|_| mutating) else {
             return self.dispatch(sp, operation, body).await;
@@ -1114,6 +1145,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
                     &self.get_se_identifier(sp, parse_body(body)?).await?,
                 )),
                 "GetSEData" => ok(to_json(&self.get_se_data(sp, parse_body(body)?).await?)),
+                "GetSSDKeys" => ok(to_json(&self.get_ssd_keys(sp, parse_body(body)?).await?)),
                 "ManageCommunication" => ok(to_json(
                     &self.manage_communication(sp, parse_body(body)?).await?,
                 )),

@@ -623,29 +623,32 @@ async fn rotated_keys_switch_to_relay(db: &mut TestDatabase) {
     let a = w.a.clone();
     let (s, r) = call(&w, &a, "PrePersonalize", svc(&a)).await;
     assert_eq!(s, 200, "{r}");
-    // The operator hands the SSD's temporary keys to the SP (out of band).
+    // The SP fetches its SSD's temporary keys; another SP cannot.
     let ssd = tsm::service::ssd_aid_for("bank");
-    let sd = w
-        .tsm
-        .store()
-        .sds("se-1")
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|sd| sd.aid == ssd)
-        .unwrap();
-    let temp = w
-        .tsm
-        .sd_access(&sd)
-        .unwrap()
-        .expect("the TSM holds the temporary keys");
+    let keys_req = json!({"seId": "se-1", "msi": "+491700000001"});
+    let (s, temp) = call(&w, &a, "GetSSDKeys", keys_req.clone()).await;
+    assert_eq!(s, 200, "{temp}");
+    assert_eq!(temp["aid"], hex::encode_upper(&ssd));
+    assert_eq!(
+        (temp["keyVersion"].as_u64(), temp["scp"].as_u64()),
+        (Some(0x30), Some(3))
+    );
+    let b = w.b.clone();
+    let mut other = keys_req.clone();
+    other["sdAid"] = json!(hex::encode_upper(&ssd));
+    let (s, r) = call(&w, &b, "GetSSDKeys", other).await;
+    assert_eq!(
+        (s, r["code"].as_str()),
+        (404, Some("unknownSecurityDomain")),
+        "{r}"
+    );
     // The SP replaces them with its own (KVN '31'), key data under the static DEK (Amd D §6.2.8).
     let sp_keys = gp::KeySet::aes(0x31, &[0x51; 16], &[0x52; 16], &[0x53; 16]).unwrap();
-    let dek = gp::Dek::aes(&temp.keys.dek).unwrap();
+    let dek = gp::Dek::aes(&h(temp["dek"].as_str().unwrap())).unwrap();
     let data =
         gp::PutKeyData::for_key_set(&sp_keys, &dek, &mut rand_core::UnwrapErr(getrandom::SysRng))
             .unwrap();
-    let put = gp::commands::put_key_command(temp.keys.kvn, 0x01, &data).unwrap();
+    let put = gp::commands::put_key_command(0x30, 0x01, &data).unwrap();
     let id = start_conversation(&w, &a).await;
     let (s, r) = call(
         &w,
@@ -666,6 +669,9 @@ async fn rotated_keys_switch_to_relay(db: &mut TestDatabase) {
     .await;
     assert_eq!(r["spSecurityDomains"][0]["keysRotated"], true, "{r}");
     assert_eq!(r["spSecurityDomains"][0]["masterKeyIndex"], 0x31);
+    // The TSM holds no keys for it any more.
+    let (s, r) = call(&w, &a, "GetSSDKeys", keys_req).await;
+    assert_eq!((s, r["code"].as_str()), (409, Some("keysRotated")), "{r}");
     let (s, r) = call(
         &w,
         &a,
