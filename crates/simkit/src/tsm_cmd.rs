@@ -135,6 +135,10 @@ pub struct ServeArgs {
     /// Bytes per script (the sum of its command APDUs).
     #[arg(long, default_value_t = 16 * 1024)]
     pub max_script_bytes: u32,
+    /// Bytes per script to SEs reached over SCP80/SMS (one command packet per script; the
+    /// card must reassemble it).
+    #[arg(long, default_value_t = 1024)]
+    pub sms_max_script_bytes: u32,
     /// The SMSC (SMPP v3.4) of the OTA platform: SEs linked `ota:MSISDN` whose MNO's bearer is
     /// SCP80-SMS are managed through it (RAM, ETSI TS 102 226). Without it they answer 501.
     #[arg(long)]
@@ -467,6 +471,7 @@ async fn run_async(args: TsmArgs, json_out: bool) -> Result<()> {
             conversation_duration: Duration::from_secs(s.conversation_secs.max(1)),
             max_scripts: s.max_scripts,
             max_script_bytes: s.max_script_bytes,
+            sms_max_script_bytes: s.sms_max_script_bytes,
             ..TsmConfig::default()
         },
         _ => TsmConfig::default(),

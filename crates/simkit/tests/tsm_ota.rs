@@ -228,6 +228,7 @@ async fn sp_life_cycle_over_scp80_sms(h: &mut TestDatabase) {
     .await;
     assert_eq!(s, 200, "{conv}");
     assert_eq!(conv["bearer"], "SCP80-SMS");
+    assert_eq!(conv["maxScriptSize"], 1024, "one packet per script over SMS");
     let id = conv["conversationId"].as_str().unwrap().to_string();
     let install = gp::commands::Install::ForPersonalization {
         application_aid: APP.to_vec(),

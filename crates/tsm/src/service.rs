@@ -74,6 +74,9 @@ pub struct TsmConfig {
     pub max_script_bytes: u32,
     /// Commands per script.
     pub max_script_commands: usize,
+    /// Bytes per script over SCP80/SMS: a script is one command packet, which the card must
+    /// be able to reassemble from concatenated SMS (TS 31.115 §4.2).
+    pub sms_max_script_bytes: u32,
 }
 
 impl Default for TsmConfig {
@@ -83,6 +86,7 @@ impl Default for TsmConfig {
             max_scripts: 64,
             max_script_bytes: 16 * 1024,
             max_script_commands: 64,
+            sms_max_script_bytes: 1024,
         }
     }
 }
@@ -574,6 +578,11 @@ impl<S: TsmStore + 'static> Tsm<S> {
         .ok_or(TsmError::UnknownSd)?;
         let now = self.now();
         let duration = self.cfg.conversation_duration;
+        let bearer = self.bearer_of(&se).await?;
+        let max_script_bytes = match bearer {
+            Bearer::Scp80Sms => self.cfg.max_script_bytes.min(self.cfg.sms_max_script_bytes),
+            _ => self.cfg.max_script_bytes,
+        };
         let id = random_id(&mut *(self.rng)());
         let conv = Conversation {
             id: id.clone(),
@@ -583,16 +592,12 @@ impl<S: TsmStore + 'static> Tsm<S> {
             opened_at: now,
             expires_at: now + duration.as_millis() as i64,
             max_scripts: self.cfg.max_scripts,
-            max_script_bytes: self.cfg.max_script_bytes,
+            max_script_bytes,
             scripts_used: 0,
             ended: None,
         };
         self.store.open_conversation(conv.clone()).await?;
-        Ok(communication_response(
-            conv,
-            self.bearer_of(&se).await?,
-            "OPEN",
-        ))
+        Ok(communication_response(conv, bearer, "OPEN"))
     }
 
     /// The SP's conversation, or [`TsmError::NoConversation`] (also for another SP's).
