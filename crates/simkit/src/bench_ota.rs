@@ -126,7 +126,7 @@ fn packets(aes: bool, n: u32) -> Result<(f64, f64)> {
 }
 
 /// Per-card crypto of a campaign (command + card + PoR both ways), cards per second.
-fn card_floor(n: u32) -> Result<f64> {
+pub fn card_floor(n: u32) -> Result<f64> {
     let ks = key_set(true)?;
     let sk = ks.security_keys()?;
     let spi = spi()?;

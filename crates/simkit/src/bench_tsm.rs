@@ -20,6 +20,14 @@
 //!    R-MAC), the wrapped command and its unwrapped answer, and one audit row per APDU. Floor:
 //!    the same handshake and wrap/unwrap on both the host and the card side through the `gp`
 //!    crate alone (no card OS, no store), single-threaded.
+//! 3. **ProcessScript over SCP80/SMS** (`--ota-scripts`, 0 skips it): `-c` SEs linked
+//!    `ota:MSISDN` under an MNO with bearer SCP80-SMS, each a virtual card behind a terminal
+//!    simulator behind the built-in SMSC simulator; the TSM reaches them through the OTA server
+//!    (`otasrv` over SMPP on loopback). Setup pre-personalizes them over the air. Each script (GET
+//!    DATA 'E0' of the SP's SSD) is one SCP80 command packet (counter allocated in the database)
+//!    and its PoR. Everything runs in this process (TSM, OTA server, SMSC, terminals, cards), so
+//!    the CPU per script is the whole system's. Floor: the SCP80 crypto of one packet and its
+//!    PoR on both sides (`bench_ota::card_floor`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -58,6 +66,9 @@ pub struct TsmBenchArgs {
     /// `sqlite://...` or `postgres://...` (default: SQLite in a temporary directory).
     #[arg(long)]
     pub database: Option<String>,
+    /// ProcessScript round trips over SCP80/SMS (0: skip).
+    #[arg(long, default_value_t = 1_000)]
+    pub ota_scripts: usize,
 }
 
 /// The GP test key 40..4F (the virtual card's ISD keys and its SSDs' initial keys).
@@ -222,7 +233,7 @@ async fn bench(args: &TsmBenchArgs) -> Result<Value> {
     let cards = Arc::new(MemoryCards::default());
     let mut master = [0u8; 32];
     rand_core::Rng::fill_bytes(&mut crate::os_rng(), &mut master);
-    let keys = Arc::new(seal::SoftwareKeyStore::new(&master)?);
+    let keys: Arc<seal::SoftwareKeyStore> = Arc::new(seal::SoftwareKeyStore::new(&master)?);
     let cfg = TsmConfig {
         max_scripts: u32::MAX,
         conversation_duration: Duration::from_secs(3600),
@@ -230,7 +241,7 @@ async fn bench(args: &TsmBenchArgs) -> Result<Value> {
     };
     let tsm = Arc::new(Tsm::new(
         db.clone(),
-        keys,
+        keys.clone(),
         cards.clone(),
         Arc::new(|| Box::new(crate::os_rng())),
         Arc::new(|| crate::unix_now() as i64 * 1000),
@@ -377,6 +388,11 @@ async fn bench(args: &TsmBenchArgs) -> Result<Value> {
         }
     })
     .await?;
+    let ota = if args.ota_scripts > 0 {
+        ota_scripts(args, &db, keys.clone(), &run, &sp, &identity).await?
+    } else {
+        Value::Null
+    };
     let floor = script_floor(200)?;
     let machine = crate::bench::machine();
     let ceiling = machine.nproc as f64 / floor.as_secs_f64().max(1e-12);
@@ -400,6 +416,174 @@ async fn bench(args: &TsmBenchArgs) -> Result<Value> {
             "cpuOverFloor": scripts.cpu.as_secs_f64() / scripts.ns.len().max(1) as f64 / floor.as_secs_f64().max(1e-12),
             "cryptoBoundCeilingPerSecond": ceiling,
         },
+        "processScriptOverSms": ota,
+    }))
+}
+
+/// 3. ProcessScript round trips over SCP80/SMS (module documentation).
+async fn ota_scripts(
+    args: &TsmBenchArgs,
+    db: &store::Database,
+    keys: Arc<seal::SoftwareKeyStore>,
+    run: &str,
+    sp: &Sp,
+    identity: &CardIdentity,
+) -> Result<Value> {
+    use modem::net::{Modem, ModemConfig, Subscribers};
+    use modem::{Terminal, TerminalConfig};
+    use otasrv::OtaStore;
+
+    const SYSTEM_ID: &str = "bench-tsm";
+    let n = args.concurrency;
+    let msisdn = |i: usize| format!("4999{i:08}");
+    let mut subscribers = Subscribers::default();
+    let incoming: Vec<_> = (0..n).map(|i| subscribers.add(&msisdn(i))).collect();
+    let smsc = smpp::smsc::start(
+        smpp::smsc::SmscConfig::new(SYSTEM_ID, ""),
+        0,
+        Arc::new(subscribers),
+    )
+    .await?;
+    let mut modems = Vec::new();
+    for (i, rx) in incoming.into_iter().enumerate() {
+        modems.push(Modem::spawn(
+            Terminal::new(new_card(identity), TerminalConfig::default()),
+            smsc.clone(),
+            rx,
+            ModemConfig {
+                msisdn: smpp::SmeAddress::new(1, 1, &msisdn(i)),
+                esme: Some(SYSTEM_ID.into()),
+                scts: Box::new(|| ota::ts23040::Scts::new([26, 11, 22, 12, 0, 0], 4)),
+                retry_interval: Duration::from_millis(50),
+            },
+        )?);
+    }
+    let card_keys = otasrv::KeySet::new(
+        ota::Kic::new(1, ota::CipherAlgorithm::AesCbc),
+        &card::ota::DEFAULT_KIC,
+        ota::Kid::cc(1, ota::CcAlgorithm::AesCmac),
+        &card::ota::DEFAULT_KID,
+    )?;
+    db.import_cards(
+        (0..n)
+            .map(|i| otasrv::CardImport {
+                address: msisdn(i),
+                iccid: None,
+                keys: Some(card_keys.clone()),
+                counters: Default::default(),
+            })
+            .collect(),
+    )
+    .await?;
+    let mut esme = smpp::EsmeConfig::new(smpp::BindMode::Transceiver, SYSTEM_ID, "");
+    esme.window = (2 * n).max(8);
+    let service = otasrv::service::OtaService::start(
+        db.clone(),
+        otasrv::service::ServiceConfig::new(smsc.local_addr(), esme),
+    );
+    let connector = Arc::new(crate::tsm_http::LinkConnector::default());
+    connector.set_ota(Arc::new(crate::tsm_ota::OtaPlatform::new(
+        service,
+        tokio::runtime::Handle::current(),
+        Duration::from_secs(30),
+    )));
+    let tsm = Arc::new(Tsm::new(
+        db.clone(),
+        keys,
+        connector,
+        Arc::new(|| Box::new(crate::os_rng())),
+        Arc::new(|| crate::unix_now() as i64 * 1000),
+        TsmConfig {
+            max_scripts: u32::MAX,
+            conversation_duration: Duration::from_secs(3600),
+            ..TsmConfig::default()
+        },
+    ));
+    let mno = format!("{run}-mno-sms");
+    db.put_mno(Mno {
+        id: mno.clone(),
+        name: "Bench operator (SMS)".into(),
+        bearer: Bearer::Scp80Sms,
+    })
+    .await?;
+    let mut conversations = Vec::new();
+    for i in 0..n {
+        let msi = format!("{run}-ota{i}");
+        let se = Se {
+            se_id: format!("{run}-ota-se{i}"),
+            mno_id: mno.clone(),
+            se_type: "UICC".into(),
+            profile_id: "bench".into(),
+            gp_version: "2.3.1".into(),
+            jc_version: "3.0.5".into(),
+            cert_level: "EAL5+".into(),
+            cert_expiry: "2031-12-31".into(),
+            isd_aid: GP_ISD_AID.to_vec(),
+            link: format!("ota:{}", msisdn(i)),
+            ssd_initial_keys: None,
+        };
+        let isd = SdRegistration {
+            aid: GP_ISD_AID.to_vec(),
+            kind: SdKind::Isd,
+            sp_id: None,
+            keys: Some(test_keys()),
+        };
+        let se_id = se.se_id.clone();
+        tsm.register_se(se, Some(test_keys()), vec![msi.clone()], vec![isd])
+            .await?;
+        let call = |op: &'static str, body: Value| {
+            let (tsm, sp) = (tsm.clone(), sp.clone());
+            async move {
+                let (status, out) = tsm.handle(&sp, op, body.to_string().as_bytes(), None).await;
+                if status != 200 {
+                    bail!("{op} over SMS: {status} {out}");
+                }
+                Ok::<Value, anyhow::Error>(serde_json::from_str(&out)?)
+            }
+        };
+        call(
+            "PrePersonalize",
+            json!({"msi": msi, "serviceId": "pay", "serviceQualifier": "main"}),
+        )
+        .await?;
+        let v = call(
+            "ManageCommunication",
+            json!({"action": "start", "seId": se_id, "msi": msi}),
+        )
+        .await?;
+        let id = v["conversationId"].as_str().context("conversationId")?;
+        conversations.push(
+            json!({"conversationId": id, "commands": ["80CA00E000"]})
+                .to_string()
+                .into_bytes(),
+        );
+    }
+    let convs = Arc::new(conversations);
+    let (t, s) = (tsm.clone(), sp.clone());
+    let figures = drive(args.ota_scripts, n, move |worker, _| {
+        let (t, s, c) = (t.clone(), s.clone(), convs.clone());
+        async move {
+            let (status, out) = t.handle(&s, "ProcessScript", &c[worker], None).await;
+            if status != 200 || !out.contains("9000\"]") {
+                bail!("ProcessScript over SMS: {status} {out}");
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    for m in &modems {
+        m.abort();
+    }
+    smsc.stop();
+    let floor = 1.0 / crate::bench_ota::card_floor(500)?.max(1e-9);
+    let cpu_each = figures.cpu.as_secs_f64() / figures.ns.len().max(1) as f64;
+    Ok(json!({
+        "ses": n,
+        "packetsPerScript": 1,
+        "figures": figures.json(),
+        "floorMsEach": floor * 1e3,
+        "cpuOverFloor": cpu_each / floor.max(1e-12),
+        "floor": "SCP80 command packet and PoR, built and opened on both sides (AES-CBC + AES-CMAC)",
     }))
 }
 
@@ -440,6 +624,19 @@ fn render(r: &Value) {
         f(ps, "cpuOverFloor"),
         f(ps, "cryptoBoundCeilingPerSecond"),
     );
+    let sms = &r["processScriptOverSms"];
+    if sms.is_object() {
+        let fig = &sms["figures"];
+        println!(
+            "  ProcessScript over SMS   {:>9.0} /s      p50 {:.2} ms  p99 {:.2} ms  CPU {:.3} ms each (whole system)   floor {:.3} ms ({:.1}x)",
+            f(fig, "perSecond"),
+            f(fig, "p50Ms"),
+            f(fig, "p99Ms"),
+            f(fig, "cpuMsEach"),
+            f(sms, "floorMsEach"),
+            f(sms, "cpuOverFloor"),
+        );
+    }
 }
 
 /// GetServiceState over HTTPS: the SP API server on 127.0.0.1 with a minted TLS certificate,

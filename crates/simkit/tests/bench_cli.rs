@@ -103,3 +103,48 @@ fn brainpool_over_plain_http() {
     assert_eq!(r["transport"], "HTTP");
     assert_eq!(r["curve"], "brainpoolP256r1");
 }
+
+/// `simkit bench tsm` at a tiny size, all three parts (HTTPS API, in-process API,
+/// ProcessScript directly and over SCP80/SMS): every call succeeds and the report carries its
+/// figures and floors. No timing is asserted.
+#[test]
+fn tsm_bench_runs_every_part() {
+    let out = Command::new(env!("CARGO_BIN_EXE_simkit"))
+        .args([
+            "bench",
+            "tsm",
+            "--ses",
+            "2",
+            "-c",
+            "2",
+            "--requests",
+            "20",
+            "--scripts",
+            "6",
+            "--ota-scripts",
+            "6",
+            "--json",
+        ])
+        .env_remove("SIMKIT_DATA_DIR")
+        .env_remove("SIMKIT_DATABASE_URL")
+        .output()
+        .expect("run simkit");
+    assert!(
+        out.status.success(),
+        "simkit bench tsm failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(r["database"], "sqlite");
+    for (part, n) in [
+        (&r["api"]["https"], 20),
+        (&r["api"]["figures"], 20),
+        (&r["processScript"]["figures"], 6),
+        (&r["processScriptOverSms"]["figures"], 6),
+    ] {
+        assert_eq!(part["count"], n, "{r:#}");
+        assert!(part["perSecond"].as_f64().unwrap() > 0.0, "{r:#}");
+    }
+    assert!(r["processScript"]["floorMsEach"].as_f64().unwrap() > 0.0);
+    assert!(r["processScriptOverSms"]["floorMsEach"].as_f64().unwrap() > 0.0);
+}
