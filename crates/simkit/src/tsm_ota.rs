@@ -66,11 +66,6 @@ impl OtaPlatform {
             isd_aid: isd_aid.to_vec(),
         }))
     }
-
-    /// Stops the sending service (unbinds from the SMSC).
-    pub async fn shutdown(self) {
-        self.service.shutdown().await;
-    }
 }
 
 struct OtaRam {

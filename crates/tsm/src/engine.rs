@@ -859,18 +859,6 @@ pub fn process_script(
     commands: &[Command],
     rng: &mut dyn CryptoRng,
 ) -> Result<ProcessScriptResponse> {
-    let mut out = ProcessScriptResponse {
-        responses: Vec::with_capacity(commands.len()),
-        failed: Vec::new(),
-    };
-    if rec.is_ram() {
-        if let Some(i) = commands.iter().position(is_select) {
-            return Err(TsmError::invalid(
-                "commands",
-                format!("command {i} is a SELECT: over the OTA bearer a script is Remote Application Management of its security domain (ETSI TS 102 226 §8), addressed by TAR"),
-            ));
-        }
-    }
     if rec.is_ram() {
         rec.sd_aid = match target {
             ScriptTarget::Keys(sd) => sd.aid.clone(),
@@ -878,6 +866,10 @@ pub fn process_script(
         };
         return ram_process_script(rec, commands);
     }
+    let mut out = ProcessScriptResponse {
+        responses: Vec::with_capacity(commands.len()),
+        failed: Vec::new(),
+    };
     let mut link = match target {
         ScriptTarget::Keys(sd) => {
             let link = open(rec, sd, rng)?;
@@ -897,7 +889,7 @@ pub fn process_script(
         ScriptTarget::PreProtected { aid, select } => {
             rec.sd_aid = aid.to_vec();
             let mut link = SdLink::new(rec);
-            if select && !link.transport().is_ram() {
+            if select {
                 link.select(aid).map_err(host_error)?;
             }
             link
@@ -935,6 +927,12 @@ fn ram_process_script(
     rec: &mut Recorder<'_>,
     commands: &[Command],
 ) -> Result<ProcessScriptResponse> {
+    if let Some(i) = commands.iter().position(is_select) {
+        return Err(TsmError::invalid(
+            "commands",
+            format!("command {i} is a SELECT: over the OTA bearer a script is Remote Application Management of its security domain (ETSI TS 102 226 §8), addressed by TAR"),
+        ));
+    }
     let encoded = commands
         .iter()
         .map(|c| {
