@@ -54,7 +54,9 @@ pub struct ModemConfig {
 
 /// The SMSC simulator's radio side for a set of subscribers: each accepted submit_sm goes to
 /// the modem of its destination MSISDN (a leading '+' ignored); a submit_sm for anyone else is
-/// refused with ESME_RINVDSTADR, and one for a modem that stopped with ESME_RSUBMITFAIL.
+/// refused with ESME_RINVDSTADR, one that makes no SMS-DELIVER (e.g. a `data_coding` the
+/// simulator does not convert, [`smpp::sms::tp_dcs`]) with its error status, and one for a
+/// modem that stopped with ESME_RSUBMITFAIL.
 #[derive(Default)]
 pub struct Subscribers(HashMap<String, mpsc::UnboundedSender<SubmittedMessage>>);
 
@@ -70,6 +72,9 @@ impl Subscribers {
 
 impl MobileStation for Subscribers {
     fn submitted(&self, m: &SubmittedMessage) -> Result<(), CommandStatus> {
+        // Refused now rather than acknowledged and dropped.
+        m.sms_deliver(Scts([0; 7]))
+            .map_err(|e| e.command_status())?;
         match self.0.get(m.sm.destination.addr.trim_start_matches('+')) {
             Some(tx) => tx
                 .send(m.clone())

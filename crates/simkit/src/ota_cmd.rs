@@ -263,6 +263,28 @@ fn scts_now() -> Scts {
     )
 }
 
+/// A terminal report worth telling the lab user (not a download that went well).
+fn report_line(r: &modem::net::Report) -> Option<String> {
+    use modem::net::Report;
+    use modem::Output;
+    match r {
+        Report::Error(e) => Some(format!("the terminal refused a message: {e}")),
+        Report::Output { output, delivery } => match (output, delivery) {
+            (_, Err(e)) => Some(format!("a mobile-originated SMS could not be delivered: {e}")),
+            (Output::Received(parts), _) => parts.first().map(|d| {
+                format!(
+                    "an ordinary short message (TP-PID {:02X}, TP-DCS {:02X}), not a (U)SIM data download: that needs TP-PID 7F and a class 2 coding such as F6 (TS 31.111 §7.1.1)",
+                    d.pid, d.dcs
+                )
+            }),
+            (Output::DownloadFailed { sw, .. }, _) => {
+                Some(format!("SMS-PP download failed: the card answered {:04X}", sw.0))
+            }
+            (Output::MobileOriginated { .. }, Ok(_)) => None,
+        },
+    }
+}
+
 /// `simkit ota smsc`: runs until Ctrl-C.
 async fn lab_smsc(a: &SmscSimArgs, json_out: bool) -> Result<()> {
     let mut cfg = SmscConfig::new("simkit", "");
@@ -320,9 +342,28 @@ async fn lab_smsc(a: &SmscSimArgs, json_out: bool) -> Result<()> {
         ),
     );
     let _ = std::io::stdout().flush();
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    // What the terminals did with messages that were no successful download, on stderr.
+    let mut shown = vec![0usize; modems.len()];
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => {
+                r.context("waiting for Ctrl-C")?;
+                break;
+            }
+            _ = tick.tick() => {
+                for ((m, seen), card) in modems.iter().zip(&mut shown).zip(&a.cards) {
+                    let reports = m.reports();
+                    for r in reports.iter().skip(*seen) {
+                        if let Some(line) = report_line(r) {
+                            eprintln!("{}: {line}", card.split('=').next().unwrap_or(card));
+                        }
+                    }
+                    *seen = reports.len();
+                }
+            }
+        }
+    }
     for m in &modems {
         m.abort();
     }

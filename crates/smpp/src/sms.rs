@@ -91,10 +91,34 @@ fn unsupported_alphabet() -> SmppError {
 /// The TP-UD of a submit_sm / deliver_sm (message_payload when present, else
 /// short_message), for octet alphabets.
 pub fn user_data(sm: &SubmitSm) -> Result<UserData> {
-    if Alphabet::from_dcs(sm.data_coding) == Alphabet::Gsm7 {
+    if Alphabet::from_dcs(tp_dcs(sm.data_coding)?) == Alphabet::Gsm7 {
         return Err(unsupported_alphabet());
     }
     Ok(UserData::eight_bit(sm.payload().to_vec())?)
+}
+
+/// The TP-DCS (TS 23.038 §4) an SMSC delivers for an SMPP `data_coding` (SMPP v3.4
+/// §5.2.19): '00' SMSC default alphabet → '00' (GSM 7-bit); '02' and '04' octet unspecified
+/// → '04' (8-bit data, no message class); '08' UCS2 → '08'; 'C0'..'FF' are GSM codings
+/// (message waiting, message class) and pass as they are, as do '10'..'1F' (reserved in SMPP,
+/// sent by OTA platforms as the GSM general coding with a message class, e.g. '16'). The other
+/// character sets would need a conversion this simulator does not make: refused
+/// (ESME_RSUBMITFAIL).
+///
+/// A (U)SIM data download needs a class 2 coding ('F6' or '16', TS 31.111 §7.1.1): '02' or
+/// '04' reach the terminal as an ordinary short message.
+pub fn tp_dcs(data_coding: u8) -> Result<u8> {
+    match data_coding {
+        0x00 => Ok(0x00),
+        0x02 | 0x04 => Ok(0x04),
+        0x08 => Ok(0x08),
+        0x10..=0x1F | 0xC0..=0xFF => Ok(data_coding),
+        _ => Err(SmppError::Field {
+            field: "data_coding",
+            reason: "a character set this simulator does not convert to a GSM TP-DCS",
+            status: CommandStatus::ESME_RSUBMITFAIL,
+        }),
+    }
 }
 
 /// The TS 23.040 address of an SMPP address (digits, an optional leading '+').
@@ -120,8 +144,8 @@ pub fn sme_address(a: &Address) -> Result<SmeAddress> {
 }
 
 /// The SMS-DELIVER a mobile station receives for a submit_sm (TS 23.040 §9.2.2.1): TP-OA
-/// from source_addr, TP-PID = protocol_id, TP-DCS = data_coding, TP-UDHI from esm_class,
-/// TP-UD = the short message.
+/// from source_addr, TP-PID = protocol_id, TP-DCS from data_coding ([`tp_dcs`]), TP-UDHI
+/// from esm_class, TP-UD = the short message.
 pub fn sms_deliver(sm: &SubmitSm, scts: Scts) -> Result<SmsDeliver> {
     Ok(SmsDeliver {
         no_more_messages: true,
@@ -131,7 +155,7 @@ pub fn sms_deliver(sm: &SubmitSm, scts: Scts) -> Result<SmsDeliver> {
         reply_path: false,
         originating_address: tp_address(&sm.source)?,
         pid: sm.protocol_id,
-        dcs: sm.data_coding,
+        dcs: tp_dcs(sm.data_coding)?,
         scts,
         user_data: user_data(sm)?,
     })
@@ -158,4 +182,43 @@ pub fn deliver_sm(originator: &SmeAddress, submit: &SmsSubmit) -> Result<Deliver
 pub fn por_user_data(sm: &DeliverSm) -> Option<&[u8]> {
     let ud = sm.payload();
     (sm.udhi() && ota::ts31115::is_response_user_data(ud)).then_some(ud)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SMPP v3.4 §5.2.19 data_coding → TS 23.038 TP-DCS.
+    #[test]
+    fn data_coding_maps_to_tp_dcs() {
+        assert_eq!(tp_dcs(0x00).unwrap(), 0x00);
+        // Octet unspecified (8-bit binary), both codes: 8-bit data without a message class.
+        assert_eq!(tp_dcs(0x02).unwrap(), 0x04);
+        assert_eq!(tp_dcs(0x04).unwrap(), 0x04);
+        assert_eq!(tp_dcs(0x08).unwrap(), 0x08);
+        // GSM class 2, 8-bit: the (U)SIM data download codings pass unchanged.
+        assert_eq!(tp_dcs(0xF6).unwrap(), 0xF6);
+        assert_eq!(tp_dcs(0x16).unwrap(), 0x16);
+        for refused in [0x01, 0x03, 0x05, 0x09, 0x0E] {
+            let e = tp_dcs(refused).unwrap_err();
+            assert_eq!(
+                e.command_status(),
+                CommandStatus::ESME_RSUBMITFAIL,
+                "{refused:02X}"
+            );
+        }
+        // An 8-bit short message with data_coding '02' reaches the terminal as TP-DCS '04'.
+        let sm = SubmitSm {
+            source: SmeAddress::new(0, 1, "1234"),
+            destination: SmeAddress::new(1, 1, "4917"),
+            esm_class: ESM_CLASS_UDHI,
+            protocol_id: 0x7F,
+            data_coding: 0x02,
+            short_message: vec![0x02, 0x70, 0x00, 0x01],
+            ..SubmitSm::default()
+        };
+        let d = sms_deliver(&sm, Scts([0; 7])).unwrap();
+        assert_eq!((d.pid, d.dcs), (0x7F, 0x04));
+        assert_eq!(d.user_data.octets, sm.short_message);
+    }
 }
