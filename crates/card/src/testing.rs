@@ -63,3 +63,77 @@ impl TryRng for SeededRng {
 }
 
 impl TryCryptoRng for SeededRng {}
+
+/// The OTA server's end of this card's factory OTA key set (KVN 1, AES-128:
+/// [`crate::ota::DEFAULT_KIC`], [`crate::ota::DEFAULT_KID`]): builds SCP80 command packets and
+/// opens PoRs, for tests that drive the card's OTA side.
+#[derive(Clone)]
+pub struct OtaServer {
+    pub keys: ota::SecurityKeys,
+    pub kic: ota::Kic,
+    pub kid: ota::Kid,
+}
+
+impl OtaServer {
+    /// The factory key set.
+    pub fn factory() -> Result<OtaServer, ota::OtaError> {
+        use ota::{CcAlgorithm, CipherAlgorithm};
+        Ok(OtaServer {
+            keys: ota::SecurityKeys {
+                cipher: Some(ota::CipherKey::new(
+                    CipherAlgorithm::AesCbc,
+                    &crate::ota::DEFAULT_KIC,
+                )?),
+                cc: Some(ota::CcKey::new(
+                    CcAlgorithm::AesCmac,
+                    &crate::ota::DEFAULT_KID,
+                )?),
+                implicit_rc: None,
+            },
+            kic: ota::Kic::new(1, CipherAlgorithm::AesCbc),
+            kid: ota::Kid::cc(1, CcAlgorithm::AesCmac),
+        })
+    }
+
+    /// The command packet (`CPL .. end`, TS 102 225 §5.1) carrying `data` to `tar`.
+    pub fn packet(
+        &self,
+        spi: ota::Spi,
+        tar: [u8; 3],
+        counter: u64,
+        data: &[u8],
+    ) -> Result<Vec<u8>, ota::OtaError> {
+        let header = ota::ts102225::CommandHeader {
+            spi,
+            kic: self.kic,
+            kid: self.kid,
+            tar,
+            counter: ota::Counter::new(counter)?,
+        };
+        ota::ts102225::build_command(&header, &self.keys, data)
+    }
+
+    /// Opens a PoR (response packet user data, TS 102 225 §5.2) secured as `security`.
+    pub fn por(
+        &self,
+        ud: &[u8],
+        security: ota::ts102225::PorSecurity,
+    ) -> Result<ota::ts102225::ResponsePacket, ota::OtaError> {
+        ota::ts102225::parse_response(ud, security, self.kic, self.kid, &self.keys)
+    }
+}
+
+/// The registry record of the native generic applet package
+/// ([`crate::gp::native::GENERIC_PACKAGE_AID`] with its module) as an issuer preloads it:
+/// associated with the ISD, `size` bytes of non-volatile memory.
+pub fn preloaded_generic_package(size: u32) -> crate::gp::registry::LoadFileRecord {
+    use crate::gp::native::{GENERIC_MODULE_AID, GENERIC_PACKAGE_AID};
+    crate::gp::registry::LoadFileRecord {
+        aid: GENERIC_PACKAGE_AID.to_vec(),
+        version: vec![1, 0],
+        modules: vec![crate::gp::registry::HexAid(GENERIC_MODULE_AID.to_vec())],
+        associated_sd: crate::routing::GP_ISD_AID.to_vec(),
+        size,
+        builtin: false,
+    }
+}

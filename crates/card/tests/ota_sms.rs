@@ -13,6 +13,7 @@ mod gp_common;
 use apdu::{Command, Response, StatusWord};
 use card::ota::proactive::SmsPpDownload;
 use card::ota::{DEFAULT_KIC, DEFAULT_KID};
+use card::testing::OtaServer;
 use card::{Card, CardState, Protocol};
 use gp::commands::Install;
 use gp::{Dek, PutKeyData};
@@ -31,53 +32,30 @@ const SSD_TAR: [u8; 3] = [0xC0, 0xC1, 0xC2];
 const APP_AID: [u8; 8] = [0xA0, 0x00, 0x00, 0x00, 0x99, 0x77, 0x66, 0x01];
 const SC_ADDRESS: [u8; 6] = [0x91, 0x94, 0x71, 0x00, 0x00, 0xF1];
 
-/// The OTA server: its keys for the card's KVN 1 and the SMS it sends.
+/// The OTA server: the card's factory OTA keys and the SMS it sends.
 struct Server {
-    keys: SecurityKeys,
-    kic: Kic,
-    kid: Kid,
+    ota: OtaServer,
     originator: Address,
 }
 
 fn server() -> Server {
     Server {
-        keys: SecurityKeys {
-            cipher: Some(CipherKey::new(CipherAlgorithm::AesCbc, &DEFAULT_KIC).unwrap()),
-            cc: Some(CcKey::new(CcAlgorithm::AesCmac, &DEFAULT_KID).unwrap()),
-            implicit_rc: None,
-        },
-        kic: Kic::new(1, CipherAlgorithm::AesCbc),
-        kid: Kid::cc(1, CcAlgorithm::AesCmac),
+        ota: OtaServer::factory().unwrap(),
         originator: Address::digits(1, 1, "4912345678").unwrap(),
     }
 }
 
 fn spi(submit: bool) -> Spi {
-    Spi {
-        counter: CounterMode::Higher,
-        ciphering: true,
-        integrity: IntegrityType::Cc,
-        por: PorRequest::Always,
-        por_integrity: IntegrityType::Cc,
-        por_ciphered: true,
-        por_transport: if submit {
-            PorTransport::SmsSubmit
-        } else {
-            PorTransport::DeliverReport
-        },
-    }
+    Spi::secured(if submit {
+        PorTransport::SmsSubmit
+    } else {
+        PorTransport::DeliverReport
+    })
 }
 
 impl Server {
     fn packet(&self, spi: Spi, tar: [u8; 3], counter: u64, data: &[u8]) -> Vec<u8> {
-        let header = CommandHeader {
-            spi,
-            kic: self.kic,
-            kid: self.kid,
-            tar,
-            counter: Counter::new(counter).unwrap(),
-        };
-        build_command(&header, &self.keys, data).unwrap()
+        self.ota.packet(spi, tar, counter, data).unwrap()
     }
 
     /// The ENVELOPE (SMS-PP download) APDU for one TP-UD.
@@ -101,7 +79,7 @@ impl Server {
     }
 
     fn por(&self, ud: &[u8], security: PorSecurity) -> ResponsePacket {
-        parse_response(ud, security, self.kic, self.kid, &self.keys).unwrap()
+        self.ota.por(ud, security).unwrap()
     }
 }
 
@@ -240,7 +218,7 @@ fn opens_the_pysim_aes128_command_packet() {
     ud.extend_from_slice(&packet);
     let r = tx(&mut card, &s.envelope(UserData::eight_bit(ud).unwrap()));
     assert_eq!(r.sw, StatusWord::OK);
-    let keys = s.keys.clone();
+    let keys = s.ota.keys.clone();
     let spi = Spi::from_bytes([0x06, 0x19]).unwrap();
     let por = parse_response(
         &r.data,
@@ -473,7 +451,7 @@ fn por_status_codes() {
     assert_eq!(card.state().ota.counter(RFM_TAR), 10);
     // Wrong KID key: '01'.
     let mut bad = server();
-    bad.keys.cc = Some(CcKey::new(CcAlgorithm::AesCmac, &[0x55; 16]).unwrap());
+    bad.ota.keys.cc = Some(CcKey::new(CcAlgorithm::AesCmac, &[0x55; 16]).unwrap());
     let r = send(&mut card, &bad, spi(false), RFM_TAR, 11, &select);
     let por = s.por(&r.data, PorSecurity::from_spi(&spi(false)));
     assert_eq!(por.status, PorStatus::IntegrityFailed);

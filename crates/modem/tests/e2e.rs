@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apdu::{Response, StatusWord};
-use card::ota::{DEFAULT_KIC, DEFAULT_KID};
+use card::testing::OtaServer;
 use card::{Card, Protocol};
 use gp::commands::Install;
 use gp::{Dek, PutKeyData};
@@ -40,56 +40,16 @@ const OTA_SERVER: &str = "4912345678";
 const MSISDN: &str = "491700000001";
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The OTA server's keys for the card's KVN 1.
-struct Server {
-    keys: SecurityKeys,
-    kic: Kic,
-    kid: Kid,
-}
-
-fn server() -> Server {
-    Server {
-        keys: SecurityKeys {
-            cipher: Some(CipherKey::new(CipherAlgorithm::AesCbc, &DEFAULT_KIC).unwrap()),
-            cc: Some(CcKey::new(CcAlgorithm::AesCmac, &DEFAULT_KID).unwrap()),
-            implicit_rc: None,
-        },
-        kic: Kic::new(1, CipherAlgorithm::AesCbc),
-        kid: Kid::cc(1, CcAlgorithm::AesCmac),
-    }
+fn server() -> OtaServer {
+    OtaServer::factory().unwrap()
 }
 
 fn spi(submit: bool) -> Spi {
-    Spi {
-        counter: CounterMode::Higher,
-        ciphering: true,
-        integrity: IntegrityType::Cc,
-        por: PorRequest::Always,
-        por_integrity: IntegrityType::Cc,
-        por_ciphered: true,
-        por_transport: if submit {
-            PorTransport::SmsSubmit
-        } else {
-            PorTransport::DeliverReport
-        },
-    }
-}
-
-impl Server {
-    fn packet(&self, spi: Spi, tar: [u8; 3], counter: u64, data: &[u8]) -> Vec<u8> {
-        let header = CommandHeader {
-            spi,
-            kic: self.kic,
-            kid: self.kid,
-            tar,
-            counter: Counter::new(counter).unwrap(),
-        };
-        build_command(&header, &self.keys, data).unwrap()
-    }
-
-    fn por(&self, ud: &[u8], security: PorSecurity) -> ResponsePacket {
-        parse_response(ud, security, self.kic, self.kid, &self.keys).unwrap()
-    }
+    Spi::secured(if submit {
+        PorTransport::SmsSubmit
+    } else {
+        PorTransport::DeliverReport
+    })
 }
 
 /// Everything between the OTA server's ESME and the card.
@@ -98,7 +58,7 @@ struct Bed {
     modem: Modem<Card>,
     esme: smpp::client::EsmeClient,
     submit: OtaSubmit,
-    server: Server,
+    server: OtaServer,
 }
 
 async fn bed(card: Card, config: TerminalConfig) -> Bed {
@@ -172,7 +132,7 @@ impl Bed {
         assert_eq!(sm.destination.addr, OTA_SERVER);
         assert_eq!(sm.protocol_id, 0x7F);
         let ud = por_user_data(&sm).expect("a response packet (UDH IE '71')");
-        self.server.por(ud, PorSecurity::from_spi(&spi))
+        self.server.por(ud, PorSecurity::from_spi(&spi)).unwrap()
     }
 
     fn card<R>(&self, f: impl FnOnce(&mut Card) -> R) -> R {
@@ -284,7 +244,7 @@ async fn rfm_update_record_of_ef_adn() {
         Some(modem::toolkit::TERMINAL_PROFILE.to_vec())
     );
     let script = adn_script(len, &["ALICE"]);
-    let packet = b.server.packet(spi(false), RFM_TAR, 1, &script);
+    let packet = b.server.packet(spi(false), RFM_TAR, 1, &script).unwrap();
     assert_eq!(b.send(&packet, 1).await, 1);
     let por = b.por(spi(false)).await;
     assert_eq!(por.status, PorStatus::PorOk);
@@ -334,7 +294,7 @@ async fn ram_to_an_ssd_personalizes_an_applet() {
     ));
     let script = tlv::encode_tlv(tlv::Tag(0xAA), &body);
     assert!(!script.windows(plain.len()).any(|w| w == plain.as_slice()));
-    let packet = b.server.packet(spi(true), SSD_TAR, 1, &script);
+    let packet = b.server.packet(spi(true), SSD_TAR, 1, &script).unwrap();
     b.send(&packet, 2).await;
     let por = b.por(spi(true)).await;
     assert_eq!(por.status, PorStatus::PorOk);
@@ -372,7 +332,9 @@ async fn script_over_the_threshold_in_card_sized_pieces() {
     card.load_state(st);
     let names = ["R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8"];
     let s = server();
-    let packet = s.packet(spi(false), RFM_TAR, 7, &adn_script(len, &names));
+    let packet = s
+        .packet(spi(false), RFM_TAR, 7, &adn_script(len, &names))
+        .unwrap();
     let config = TerminalConfig {
         threshold: packet.len(),
         ..TerminalConfig::default()
@@ -410,7 +372,8 @@ async fn script_over_the_threshold_in_card_sized_pieces() {
     let names2 = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"];
     let packet2 = b
         .server
-        .packet(spi(false), RFM_TAR, 8, &adn_script(len, &names2));
+        .packet(spi(false), RFM_TAR, 8, &adn_script(len, &names2))
+        .unwrap();
     b.send(&packet2, 10).await;
     assert_eq!(b.por(spi(false)).await.status, PorStatus::PorOk);
     let st = b.stats();
@@ -427,7 +390,8 @@ async fn replayed_packet_gets_por_02_and_changes_nothing() {
     let mut b = bed(card, TerminalConfig::default()).await;
     let packet = b
         .server
-        .packet(spi(false), RFM_TAR, 5, &adn_script(len, &["FIRST"]));
+        .packet(spi(false), RFM_TAR, 5, &adn_script(len, &["FIRST"]))
+        .unwrap();
     b.send(&packet, 3).await;
     assert_eq!(b.por(spi(false)).await.status, PorStatus::PorOk);
     // Something else in between, so that a replay would be visible.

@@ -38,10 +38,7 @@ use gp_common::*;
 use modem::net::{Modem, ModemConfig, Report, Subscribers};
 use modem::{MoOrigin, Output, Terminal, TerminalConfig};
 use ota::ts23040::Scts;
-use ota::{
-    CcAlgorithm, CipherAlgorithm, CounterMode, IntegrityType, Kic, Kid, PorRequest, PorTransport,
-    Spi,
-};
+use ota::{PorTransport, Spi};
 use otasrv::service::{OtaService, ServiceConfig};
 use otasrv::{CampaignStatus, CardImport, CatalogueItem, ItemClass, JobState, KeySet};
 use otasrv::{OtaStore, RetryPolicy};
@@ -66,31 +63,17 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// The cards' factory OTA key set as the server imports it.
 fn card_keys() -> KeySet {
-    KeySet::new(
-        Kic::new(1, CipherAlgorithm::AesCbc),
-        &DEFAULT_KIC,
-        Kid::cc(1, CcAlgorithm::AesCmac),
-        &DEFAULT_KID,
-    )
-    .unwrap()
+    KeySet::aes(1, &DEFAULT_KIC, &DEFAULT_KID).unwrap()
 }
 
 /// Counter higher, ciphered, CC; PoR always, CC, ciphered, by SMS-DELIVER-REPORT or by
 /// SMS-SUBMIT (TS 102 225 §5.1.1).
 fn spi(por_by_submit: bool) -> Spi {
-    Spi {
-        counter: CounterMode::Higher,
-        ciphering: true,
-        integrity: IntegrityType::Cc,
-        por: PorRequest::Always,
-        por_integrity: IntegrityType::Cc,
-        por_ciphered: true,
-        por_transport: if por_by_submit {
-            PorTransport::SmsSubmit
-        } else {
-            PorTransport::DeliverReport
-        },
-    }
+    Spi::secured(if por_by_submit {
+        PorTransport::SmsSubmit
+    } else {
+        PorTransport::DeliverReport
+    })
 }
 
 fn tx(card: &mut Card, apdu: &[u8]) -> Response {

@@ -26,7 +26,7 @@ use card::{Card, CardIdentity, CardState};
 use modem::{MoOrigin, Output, Terminal, TerminalConfig};
 use ota::ts102225::{receive_command, KeyLookup};
 use ota::ts23040::{Scts, SmsSubmit};
-use ota::{CcAlgorithm, CipherAlgorithm, Counter, Kic, Kid, SecurityKeys, Spi};
+use ota::{Counter, SecurityKeys, Spi};
 use otasrv::service::{OtaService, ServiceConfig};
 use otasrv::{CampaignStatus, CardImport, CatalogueItem, JobState, KeySet};
 use otasrv::{OtaStore, RetryPolicy};
@@ -47,13 +47,7 @@ fn msisdn(n: u32) -> String {
 
 /// The cards' factory OTA key set as the server imports it.
 fn card_keys() -> KeySet {
-    KeySet::new(
-        Kic::new(1, CipherAlgorithm::AesCbc),
-        &DEFAULT_KIC,
-        Kid::cc(1, CcAlgorithm::AesCmac),
-        &DEFAULT_KID,
-    )
-    .unwrap()
+    KeySet::aes(1, &DEFAULT_KIC, &DEFAULT_KID).unwrap()
 }
 
 const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference");

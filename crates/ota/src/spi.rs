@@ -91,6 +91,21 @@ fn integrity_bits(i: IntegrityType) -> u8 {
 }
 
 impl Spi {
+    /// The usual secured packet (SPI '16 x9'): CC, ciphered, counter higher than the
+    /// receiver's; a PoR always, with CC, ciphered, sent back by `por_transport` (SPI2 b6:
+    /// '39' by SMS-SUBMIT, '19' in the SMS-DELIVER-REPORT).
+    pub const fn secured(por_transport: PorTransport) -> Spi {
+        Spi {
+            counter: CounterMode::Higher,
+            ciphering: true,
+            integrity: IntegrityType::Cc,
+            por: PorRequest::Always,
+            por_integrity: IntegrityType::Cc,
+            por_ciphered: true,
+            por_transport,
+        }
+    }
+
     /// Decode the two SPI octets. Reserved bits (SPI1 b8-b6, SPI2 b8-b7) are ignored; the
     /// reserved PoR coding '11' is refused.
     pub fn from_bytes(spi: [u8; 2]) -> Result<Spi> {
@@ -378,6 +393,19 @@ impl CounterMode {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn secured_codes_16_39_and_16_19() {
+        assert_eq!(
+            Spi::secured(PorTransport::SmsSubmit),
+            Spi::from_bytes([0x16, 0x39]).unwrap()
+        );
+        assert_eq!(
+            Spi::secured(PorTransport::DeliverReport),
+            Spi::from_bytes([0x16, 0x19]).unwrap()
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -177,14 +177,13 @@ mod tests {
     use super::*;
     use crate::model::CatalogueItem;
     use ota::ts102225::{build_response, receive_command, KeyLookup};
-    use ota::{CcAlgorithm, CipherAlgorithm, Counter, Kic, Kid, PorStatus, Spi};
+    use ota::{Counter, PorStatus, Spi};
 
     /// pySim tests/unittests/test_ota.py `Test_SMS_AES128` keys (KVN 1, AES-128).
     fn keys() -> KeySet {
-        KeySet::new(
-            Kic::new(1, CipherAlgorithm::AesCbc),
+        KeySet::aes(
+            1,
             &hex::decode("200102030405060708090A0B0C0D0E0F").unwrap(),
-            Kid::cc(1, CcAlgorithm::AesCmac),
             &hex::decode("201102030405060708090A0B0C0D0E0F").unwrap(),
         )
         .unwrap()

@@ -48,6 +48,17 @@ impl KeySet {
         Ok(ks)
     }
 
+    /// An AES key set of key version `kvn`: AES-CBC ciphering under `kic_key`, AES-CMAC under
+    /// `kid_key` (TS 102 225 §5.1.2, §5.1.3).
+    pub fn aes(kvn: u8, kic_key: &[u8], kid_key: &[u8]) -> Result<KeySet> {
+        KeySet::new(
+            Kic::new(kvn, ota::CipherAlgorithm::AesCbc),
+            kic_key,
+            Kid::cc(kvn, ota::CcAlgorithm::AesCmac),
+            kid_key,
+        )
+    }
+
     /// The keys as the `ota` crate uses them.
     pub fn security_keys(&self) -> Result<SecurityKeys> {
         let calg = self

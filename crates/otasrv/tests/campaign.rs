@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use ota::{CcAlgorithm, CipherAlgorithm, Kic, Kid, Spi};
+use ota::Spi;
 use otasrv::service::{OtaService, ServiceConfig};
 use otasrv::sim::SimFleet;
 use otasrv::{CardImport, CatalogueItem, JobState, KeySet, OtaStore, RetryPolicy};
@@ -29,10 +29,9 @@ const TAR: [u8; 3] = [0xB0, 0x00, 0x10];
 
 /// pySim tests/unittests/test_ota.py `Test_SMS_AES128` keys (KVN 1, AES-128).
 fn key_set() -> KeySet {
-    KeySet::new(
-        Kic::new(1, CipherAlgorithm::AesCbc),
+    KeySet::aes(
+        1,
         &hex::decode("200102030405060708090A0B0C0D0E0F").unwrap(),
-        Kid::cc(1, CcAlgorithm::AesCmac),
         &hex::decode("201102030405060708090A0B0C0D0E0F").unwrap(),
     )
     .unwrap()

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ota::{CcAlgorithm, CipherAlgorithm, Kic, Kid, PorStatus, Spi};
+use ota::{PorStatus, Spi};
 use otasrv::service::{Exchange, OtaService, ServiceConfig};
 use otasrv::sim::SimFleet;
 use otasrv::{CardImport, CatalogueItem, Error, JobState, KeySet, OtaStore, RetryPolicy};
@@ -28,10 +28,9 @@ const CARD_AHEAD: &str = "4917000003";
 
 /// pySim tests/unittests/test_ota.py `Test_SMS_AES128` keys (KVN 1, AES-128).
 fn key_set() -> KeySet {
-    KeySet::new(
-        Kic::new(1, CipherAlgorithm::AesCbc),
+    KeySet::aes(
+        1,
         &hex::decode("200102030405060708090A0B0C0D0E0F").unwrap(),
-        Kid::cc(1, CcAlgorithm::AesCmac),
         &hex::decode("201102030405060708090A0B0C0D0E0F").unwrap(),
     )
     .unwrap()

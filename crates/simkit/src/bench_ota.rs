@@ -51,10 +51,9 @@ const TAR: [u8; 3] = [0xB0, 0x00, 0x10];
 fn key_set(aes: bool) -> Result<KeySet> {
     // AES: pySim tests/unittests/test_ota.py `Test_SMS_AES128` keys; 3DES: a fixed test key.
     Ok(if aes {
-        KeySet::new(
-            Kic::new(1, CipherAlgorithm::AesCbc),
+        KeySet::aes(
+            1,
             &hex::decode("200102030405060708090A0B0C0D0E0F")?,
-            Kid::cc(1, CcAlgorithm::AesCmac),
             &hex::decode("201102030405060708090A0B0C0D0E0F")?,
         )?
     } else {

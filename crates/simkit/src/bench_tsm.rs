@@ -36,7 +36,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use apdu::{CardTransport, Command, Response};
 use card::gp::native::{GENERIC_MODULE_AID, GENERIC_PACKAGE_AID};
-use card::gp::registry::{HexAid, LoadFileRecord};
 use card::routing::GP_ISD_AID;
 use card::{Card, CardIdentity, CardState, Protocol};
 use gp::{KeySet, Scp, SecurityLevel};
@@ -116,14 +115,10 @@ impl SeConnector for MemoryCards {
 /// A card with the generic applet package preloaded (associated with the ISD).
 fn new_card(identity: &CardIdentity) -> Card {
     let mut state = CardState::new();
-    state.gp.load_files.push(LoadFileRecord {
-        aid: GENERIC_PACKAGE_AID.to_vec(),
-        version: vec![1, 0],
-        modules: vec![HexAid(GENERIC_MODULE_AID.to_vec())],
-        associated_sd: GP_ISD_AID.to_vec(),
-        size: 2000,
-        builtin: false,
-    });
+    state
+        .gp
+        .load_files
+        .push(card::testing::preloaded_generic_package(2000));
     Card::new(identity.clone(), state, Box::new(crate::os_rng()))
 }
 
@@ -295,34 +290,8 @@ async fn bench(args: &TsmBenchArgs) -> Result<Value> {
             .lock()
             .map_err(|_| anyhow::anyhow!("poisoned"))?
             .insert(link.clone(), Arc::new(Mutex::new(new_card(&identity))));
-        let se = Se {
-            se_id: format!("{run}-se{i}"),
-            mno_id: mno.clone(),
-            se_type: "eSE".into(),
-            profile_id: "bench".into(),
-            gp_version: "2.3.1".into(),
-            jc_version: "3.0.5".into(),
-            cert_level: "EAL5+".into(),
-            cert_expiry: "2031-12-31".into(),
-            isd_aid: GP_ISD_AID.to_vec(),
-            link,
-            ssd_initial_keys: None,
-        };
-        let isd = SdRegistration {
-            aid: GP_ISD_AID.to_vec(),
-            kind: SdKind::Isd,
-            sp_id: None,
-            keys: Some(test_keys()),
-        };
-        tsm.register_se(se, Some(test_keys()), vec![msi(i)], vec![isd])
-            .await?;
-        let body = json!({"msi": msi(i), "serviceId": "pay", "serviceQualifier": "main"});
-        let (status, out) = tsm
-            .handle(&sp, "PrePersonalize", body.to_string().as_bytes(), None)
-            .await;
-        if status != 200 {
-            bail!("PrePersonalize of SE {i}: {status} {out}");
-        }
+        let se = bench_se(format!("{run}-se{i}"), &mno, "eSE", link);
+        prepare_se(&tsm, &sp, se, &msi(i)).await?;
     }
 
     // 1. API requests: GetServiceState, over HTTPS (mutual TLS) and in-process.
@@ -352,42 +321,9 @@ async fn bench(args: &TsmBenchArgs) -> Result<Value> {
     // 2. ProcessScript round trips: one conversation per worker, on its own SEs.
     let mut conversations = Vec::new();
     for i in 0..args.concurrency {
-        let body = json!({"action": "start", "seId": format!("{run}-se{i}"), "msi": msi(i)});
-        let (status, out) = tsm
-            .handle(
-                &sp,
-                "ManageCommunication",
-                body.to_string().as_bytes(),
-                None,
-            )
-            .await;
-        if status != 200 {
-            bail!("ManageCommunication start: {status} {out}");
-        }
-        let v: Value = serde_json::from_str(&out)?;
-        let id = v["conversationId"]
-            .as_str()
-            .context("conversationId")?
-            .to_string();
-        conversations.push(
-            json!({"conversationId": id, "commands": ["80CA00E000"]})
-                .to_string()
-                .into_bytes(),
-        );
+        conversations.push(script_body(&tsm, &sp, &format!("{run}-se{i}"), &msi(i)).await?);
     }
-    let convs = Arc::new(conversations);
-    let (t, s) = (tsm.clone(), sp.clone());
-    let scripts = drive(args.scripts, args.concurrency, move |worker, _| {
-        let (t, s, c) = (t.clone(), s.clone(), convs.clone());
-        async move {
-            let (status, out) = t.handle(&s, "ProcessScript", &c[worker], None).await;
-            if status != 200 || !out.contains("9000\"]") {
-                bail!("ProcessScript: {status} {out}");
-            }
-            Ok(())
-        }
-    })
-    .await?;
+    let scripts = run_scripts(&tsm, &sp, conversations, args.scripts).await?;
     let ota = if args.ota_scripts > 0 {
         ota_scripts(args, &db, keys.clone(), &run, &sp, &identity).await?
     } else {
@@ -458,12 +394,7 @@ async fn ota_scripts(
             },
         )?);
     }
-    let card_keys = otasrv::KeySet::new(
-        ota::Kic::new(1, ota::CipherAlgorithm::AesCbc),
-        &card::ota::DEFAULT_KIC,
-        ota::Kid::cc(1, ota::CcAlgorithm::AesCmac),
-        &card::ota::DEFAULT_KID,
-    )?;
+    let card_keys = otasrv::KeySet::aes(1, &card::ota::DEFAULT_KIC, &card::ota::DEFAULT_KID)?;
     db.import_cards(
         (0..n)
             .map(|i| otasrv::CardImport {
@@ -509,68 +440,17 @@ async fn ota_scripts(
     let mut conversations = Vec::new();
     for i in 0..n {
         let msi = format!("{run}-ota{i}");
-        let se = Se {
-            se_id: format!("{run}-ota-se{i}"),
-            mno_id: mno.clone(),
-            se_type: "UICC".into(),
-            profile_id: "bench".into(),
-            gp_version: "2.3.1".into(),
-            jc_version: "3.0.5".into(),
-            cert_level: "EAL5+".into(),
-            cert_expiry: "2031-12-31".into(),
-            isd_aid: GP_ISD_AID.to_vec(),
-            link: format!("ota:{}", msisdn(i)),
-            ssd_initial_keys: None,
-        };
-        let isd = SdRegistration {
-            aid: GP_ISD_AID.to_vec(),
-            kind: SdKind::Isd,
-            sp_id: None,
-            keys: Some(test_keys()),
-        };
-        let se_id = se.se_id.clone();
-        tsm.register_se(se, Some(test_keys()), vec![msi.clone()], vec![isd])
-            .await?;
-        let call = |op: &'static str, body: Value| {
-            let (tsm, sp) = (tsm.clone(), sp.clone());
-            async move {
-                let (status, out) = tsm.handle(&sp, op, body.to_string().as_bytes(), None).await;
-                if status != 200 {
-                    bail!("{op} over SMS: {status} {out}");
-                }
-                Ok::<Value, anyhow::Error>(serde_json::from_str(&out)?)
-            }
-        };
-        call(
-            "PrePersonalize",
-            json!({"msi": msi, "serviceId": "pay", "serviceQualifier": "main"}),
-        )
-        .await?;
-        let v = call(
-            "ManageCommunication",
-            json!({"action": "start", "seId": se_id, "msi": msi}),
-        )
-        .await?;
-        let id = v["conversationId"].as_str().context("conversationId")?;
-        conversations.push(
-            json!({"conversationId": id, "commands": ["80CA00E000"]})
-                .to_string()
-                .into_bytes(),
+        let se = bench_se(
+            format!("{run}-ota-se{i}"),
+            &mno,
+            "UICC",
+            format!("ota:{}", msisdn(i)),
         );
+        let se_id = se.se_id.clone();
+        prepare_se(&tsm, &sp, se, &msi).await?;
+        conversations.push(script_body(&tsm, &sp, &se_id, &msi).await?);
     }
-    let convs = Arc::new(conversations);
-    let (t, s) = (tsm.clone(), sp.clone());
-    let figures = drive(args.ota_scripts, n, move |worker, _| {
-        let (t, s, c) = (t.clone(), s.clone(), convs.clone());
-        async move {
-            let (status, out) = t.handle(&s, "ProcessScript", &c[worker], None).await;
-            if status != 200 || !out.contains("9000\"]") {
-                bail!("ProcessScript over SMS: {status} {out}");
-            }
-            Ok(())
-        }
-    })
-    .await?;
+    let figures = run_scripts(&tsm, &sp, conversations, args.ota_scripts).await?;
     for m in &modems {
         m.abort();
     }
@@ -585,6 +465,90 @@ async fn ota_scripts(
         "cpuOverFloor": cpu_each / floor.max(1e-12),
         "floor": "SCP80 command packet and PoR, built and opened on both sides (AES-CBC + AES-CMAC)",
     }))
+}
+
+fn bench_se(se_id: String, mno: &str, se_type: &str, link: String) -> Se {
+    Se {
+        se_id,
+        mno_id: mno.to_string(),
+        se_type: se_type.into(),
+        profile_id: "bench".into(),
+        gp_version: "2.3.1".into(),
+        jc_version: "3.0.5".into(),
+        cert_level: "EAL5+".into(),
+        cert_expiry: "2031-12-31".into(),
+        isd_aid: GP_ISD_AID.to_vec(),
+        link,
+        ssd_initial_keys: None,
+    }
+}
+
+/// One API call that must answer 200; its JSON.
+async fn call_ok<S: TsmStore + 'static>(
+    tsm: &Tsm<S>,
+    sp: &Sp,
+    op: &str,
+    body: Value,
+) -> Result<Value> {
+    let (status, out) = tsm.handle(sp, op, body.to_string().as_bytes(), None).await;
+    if status != 200 {
+        bail!("{op}: {status} {out}");
+    }
+    Ok(serde_json::from_str(&out)?)
+}
+
+/// Registers `se` (ISD keys, the SSDs' initial keys) under `msi` and pre-personalizes the
+/// service on it.
+async fn prepare_se<S: TsmStore + 'static>(tsm: &Tsm<S>, sp: &Sp, se: Se, msi: &str) -> Result<()> {
+    let isd = SdRegistration {
+        aid: GP_ISD_AID.to_vec(),
+        kind: SdKind::Isd,
+        sp_id: None,
+        keys: Some(test_keys()),
+    };
+    tsm.register_se(se, Some(test_keys()), vec![msi.to_string()], vec![isd])
+        .await?;
+    let body = json!({"msi": msi, "serviceId": "pay", "serviceQualifier": "main"});
+    call_ok(tsm, sp, "PrePersonalize", body).await.map(drop)
+}
+
+/// A conversation with the SP's SSD on the SE; the body of its one-command script (GET DATA
+/// 'E0').
+async fn script_body<S: TsmStore + 'static>(
+    tsm: &Tsm<S>,
+    sp: &Sp,
+    se_id: &str,
+    msi: &str,
+) -> Result<Vec<u8>> {
+    let body = json!({"action": "start", "seId": se_id, "msi": msi});
+    let v = call_ok(tsm, sp, "ManageCommunication", body).await?;
+    let id = v["conversationId"].as_str().context("conversationId")?;
+    Ok(json!({"conversationId": id, "commands": ["80CA00E000"]})
+        .to_string()
+        .into_bytes())
+}
+
+/// `total` ProcessScript round trips, one worker per conversation.
+async fn run_scripts<S: TsmStore + 'static>(
+    tsm: &Arc<Tsm<S>>,
+    sp: &Sp,
+    conversations: Vec<Vec<u8>>,
+    total: usize,
+) -> Result<Latencies> {
+    let workers = conversations.len();
+    let convs = Arc::new(conversations);
+    let (t, s) = (tsm.clone(), sp.clone());
+    drive(total, workers, move |worker, _| {
+        let (t, s, c) = (t.clone(), s.clone(), convs.clone());
+        async move {
+            let (status, out) = t.handle(&s, "ProcessScript", &c[worker], None).await;
+            if status != 200 || !out.contains("9000\"]") {
+                bail!("ProcessScript: {status} {out}");
+            }
+            Ok(())
+        }
+    })
+    .await
 }
 
 fn render(r: &Value) {

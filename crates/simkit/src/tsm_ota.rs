@@ -18,23 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apdu::TransportError;
-use ota::{CounterMode, IntegrityType, PorRequest, PorTransport, Spi};
+use ota::{PorTransport, Spi};
 use otasrv::service::{Exchange, OtaService};
 use tsm::engine::{tar_of, RamTransport, SeChannel};
-
-/// SPI of the TSM's packets (TS 102 225 §5.1.1): CC, ciphered, counter higher than the card's;
-/// PoR always, CC, ciphered, sent back by SMS-SUBMIT.
-pub fn tsm_spi() -> Spi {
-    Spi {
-        counter: CounterMode::Higher,
-        ciphering: true,
-        integrity: IntegrityType::Cc,
-        por: PorRequest::Always,
-        por_integrity: IntegrityType::Cc,
-        por_ciphered: true,
-        por_transport: PorTransport::SmsSubmit,
-    }
-}
 
 /// The OTA platform as the TSM uses it.
 pub struct OtaPlatform {
@@ -110,7 +96,8 @@ impl RamTransport for OtaRam {
         let exchange = Exchange {
             address: self.address.clone(),
             tar,
-            spi: tsm_spi(),
+            // CC, ciphered, counter higher; PoR always, CC, ciphered, by SMS-SUBMIT (TS 102 225 §5.1.1).
+            spi: Spi::secured(PorTransport::SmsSubmit),
             data,
             timeout: self.platform.por_timeout,
         };

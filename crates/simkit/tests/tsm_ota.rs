@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use card::gp::native::{GENERIC_MODULE_AID, GENERIC_PACKAGE_AID};
-use card::gp::registry::{HexAid, LoadFileRecord};
 use card::ota::{DEFAULT_KIC, DEFAULT_KID};
 use card::routing::GP_ISD_AID;
 use card::testing::SeededRng;
@@ -27,7 +26,6 @@ use card::{Card, CardIdentity, CardState};
 use modem::net::{Modem, ModemConfig, Subscribers};
 use modem::{Terminal, TerminalConfig};
 use ota::ts23040::Scts;
-use ota::{CcAlgorithm, CipherAlgorithm, Kic, Kid};
 use otasrv::service::{OtaService, ServiceConfig};
 use otasrv::{CardImport, KeySet, OtaStore};
 use pki::mint::{TestPki, TestPkiConfig};
@@ -78,14 +76,10 @@ fn new_card() -> Card {
     )
     .unwrap();
     let mut state = CardState::new();
-    state.gp.load_files.push(LoadFileRecord {
-        aid: GENERIC_PACKAGE_AID.to_vec(),
-        version: vec![1, 0],
-        modules: vec![HexAid(GENERIC_MODULE_AID.to_vec())],
-        associated_sd: GP_ISD_AID.to_vec(),
-        size: 2000,
-        builtin: false,
-    });
+    state
+        .gp
+        .load_files
+        .push(card::testing::preloaded_generic_package(2000));
     Card::new(identity, state, Box::new(SeededRng::new(b"tsm ota card")))
 }
 
@@ -119,13 +113,7 @@ async fn sp_life_cycle_over_scp80_sms(h: &mut TestDatabase) {
     .unwrap();
 
     // The OTA platform: the card's OTA keys, the sending service.
-    let keys = KeySet::new(
-        Kic::new(1, CipherAlgorithm::AesCbc),
-        &DEFAULT_KIC,
-        Kid::cc(1, CcAlgorithm::AesCmac),
-        &DEFAULT_KID,
-    )
-    .unwrap();
+    let keys = KeySet::aes(1, &DEFAULT_KIC, &DEFAULT_KID).unwrap();
     h.db.import_cards(vec![CardImport {
         address: MSISDN.into(),
         iccid: None,
@@ -228,7 +216,10 @@ async fn sp_life_cycle_over_scp80_sms(h: &mut TestDatabase) {
     .await;
     assert_eq!(s, 200, "{conv}");
     assert_eq!(conv["bearer"], "SCP80-SMS");
-    assert_eq!(conv["maxScriptSize"], 1024, "one packet per script over SMS");
+    assert_eq!(
+        conv["maxScriptSize"], 1024,
+        "one packet per script over SMS"
+    );
     let id = conv["conversationId"].as_str().unwrap().to_string();
     let install = gp::commands::Install::ForPersonalization {
         application_aid: APP.to_vec(),

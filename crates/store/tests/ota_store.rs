@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use ota::{CcAlgorithm, CipherAlgorithm, Kic, Kid, Spi};
+use ota::Spi;
 use otasrv::{
     CardImport, CatalogueItem, Error, JobState, KeySet, OtaStore, PorMatch, PorReport, RetryPolicy,
 };
@@ -19,10 +19,9 @@ both_backends!(
 
 /// pySim tests/unittests/test_ota.py `Test_SMS_AES128` keys (KVN 1).
 fn keys() -> KeySet {
-    KeySet::new(
-        Kic::new(1, CipherAlgorithm::AesCbc),
+    KeySet::aes(
+        1,
         &hex::decode("200102030405060708090A0B0C0D0E0F").unwrap(),
-        Kid::cc(1, CcAlgorithm::AesCmac),
         &hex::decode("201102030405060708090A0B0C0D0E0F").unwrap(),
     )
     .unwrap()

@@ -470,6 +470,19 @@ impl<S: TsmStore + 'static> Tsm<S> {
             .collect())
     }
 
+    /// One of the SP's SDs on the SE: `sd_aid` (hex), else its SSD.
+    async fn own_sd(&self, sp: &Sp, se_id: &str, sd_aid: Option<&str>) -> Result<SecurityDomain> {
+        let sds = self.own_sds(sp, se_id).await?;
+        match sd_aid {
+            Some(a) => {
+                let aid = parse_hex("sdAid", a)?;
+                sds.into_iter().find(|sd| sd.aid == aid)
+            }
+            None => sds.into_iter().find(|sd| sd.kind == SdKind::SpSd),
+        }
+        .ok_or(TsmError::UnknownSd)
+    }
+
     // ---- the SP API, typed ----
 
     pub async fn get_se_identifier(
@@ -489,15 +502,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
         if se.se_id != req.se_id {
             return Err(TsmError::UnknownSe);
         }
-        let sds = self.own_sds(sp, &se.se_id).await?;
-        let sd = match req.sd_aid.as_deref() {
-            Some(a) => {
-                let aid = parse_hex("sdAid", a)?;
-                sds.into_iter().find(|sd| sd.aid == aid)
-            }
-            None => sds.into_iter().find(|sd| sd.kind == SdKind::SpSd),
-        }
-        .ok_or(TsmError::UnknownSd)?;
+        let sd = self.own_sd(sp, &se.se_id, req.sd_aid.as_deref()).await?;
         let Some(access) = self.sd_access(&sd)? else {
             return Err(TsmError::KeysRotated);
         };
@@ -567,15 +572,7 @@ impl<S: TsmStore + 'static> Tsm<S> {
         if se.se_id != se_id {
             return Err(TsmError::UnknownSe);
         }
-        let sds = self.own_sds(sp, &se.se_id).await?;
-        let sd = match req.sd_aid.as_deref() {
-            Some(a) => {
-                let aid = parse_hex("sdAid", a)?;
-                sds.into_iter().find(|sd| sd.aid == aid)
-            }
-            None => sds.into_iter().find(|sd| sd.kind == SdKind::SpSd),
-        }
-        .ok_or(TsmError::UnknownSd)?;
+        let sd = self.own_sd(sp, &se.se_id, req.sd_aid.as_deref()).await?;
         let now = self.now();
         let duration = self.cfg.conversation_duration;
         let bearer = self.bearer_of(&se).await?;

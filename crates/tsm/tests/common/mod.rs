@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use apdu::{CardTransport, Command, Response};
 use card::gp::native::{GENERIC_MODULE_AID, GENERIC_PACKAGE_AID};
-use card::gp::registry::{AppRecord, HexAid, LoadFileRecord};
+use card::gp::registry::AppRecord;
 use card::routing::GP_ISD_AID;
 use card::testing::SeededRng;
 use card::{Card, CardState, Protocol};
@@ -54,14 +54,10 @@ pub fn new_card(nv_budget: Option<u32>) -> Card {
     )
     .unwrap();
     let mut state = CardState::new();
-    state.gp.load_files.push(LoadFileRecord {
-        aid: GENERIC_PACKAGE_AID.to_vec(),
-        version: vec![1, 0],
-        modules: vec![HexAid(GENERIC_MODULE_AID.to_vec())],
-        associated_sd: GP_ISD_AID.to_vec(),
-        size: PACKAGE_SIZE,
-        builtin: false,
-    });
+    state
+        .gp
+        .load_files
+        .push(card::testing::preloaded_generic_package(PACKAGE_SIZE));
     if let Some(b) = nv_budget {
         state.gp.config.nv_budget = b;
     }
