@@ -31,7 +31,7 @@
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use aes::Aes128;
 use sha2::{Digest, Sha256};
-use symcrypto::{Algorithm, Padding};
+use symcrypto::Algorithm;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Segment of the Protected Profile Package (`sequenceOf86`), encrypted and MACed (SGP.22 §2.5.3).
@@ -281,11 +281,25 @@ impl Bsp {
             .counter
             .checked_add(1)
             .ok_or(BspError::CounterExhausted)?;
-        let mut data = symcrypto::pad(plaintext, BLOCK_LEN, Padding::Method2);
+        // The padded plaintext (ISO/IEC 9797-1 method 2: '80', then '00' to the block size) is
+        // written straight into the segment and encrypted there: no separate buffer to copy
+        // and wipe.
+        let padded_len = (plaintext.len() / BLOCK_LEN + 1) * BLOCK_LEN;
+        let mut segment = Vec::with_capacity(4 + padded_len + MAC_LEN);
+        segment.push(tag);
+        write_length(padded_len + MAC_LEN, &mut segment);
+        let start = segment.len();
+        segment.extend_from_slice(plaintext);
+        segment.push(0x80);
+        segment.resize(start + padded_len, 0);
         let icv = icv(&self.s_enc, self.counter);
-        symcrypto::cbc_encrypt(Algorithm::Aes, &self.s_enc, &icv, &mut data)?;
-        let segment = self.seal(tag, &data);
-        data.zeroize();
+        if let Err(e) =
+            symcrypto::cbc_encrypt(Algorithm::Aes, &self.s_enc, &icv, &mut segment[start..])
+        {
+            segment.zeroize();
+            return Err(e.into());
+        }
+        self.mac_segment(&mut segment);
         self.counter = next_counter;
         Ok(segment)
     }
@@ -306,10 +320,16 @@ impl Bsp {
         segment.push(tag);
         write_length(data.len() + MAC_LEN, &mut segment);
         segment.extend_from_slice(data);
-        let full = symcrypto::aes128_cmac(&self.s_mac, &[&self.mac_chaining, &segment]);
+        self.mac_segment(&mut segment);
+        segment
+    }
+
+    /// Appends the 8-byte MAC of `tag || len || data` (GP Amd D §6.2.4: CMAC over the chaining
+    /// value and the segment) and advances the MAC chaining value.
+    fn mac_segment(&mut self, segment: &mut Vec<u8>) {
+        let full = symcrypto::aes128_cmac(&self.s_mac, &[&self.mac_chaining, segment]);
         segment.extend_from_slice(&full[..MAC_LEN]);
         self.mac_chaining = full;
-        segment
     }
 
     /// Receiver: verifies one segment TLV (`86`, `87` or `88`), decrypts it if its tag says so,

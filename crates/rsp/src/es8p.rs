@@ -437,6 +437,68 @@ impl BoundProfilePackage {
         // Our own encoding is always well formed.
         segment(&crate::Asn1::encode(self)).unwrap_or_default()
     }
+
+    /// The DER encoding of the BPP whose protected data objects are given whole, as the
+    /// `bsp` crate emits them ('87'/'88'/'86' tag, minimal length, contents): byte for byte
+    /// [`crate::Asn1::encode`] of the `BoundProfilePackage` holding their contents, written into
+    /// one buffer of the final size (no per-segment copy of the contents, no nested buffers).
+    /// A segment that is not one TLV with its sequence's tag and a minimal length is an error.
+    pub fn encode_from_segments(
+        initialise_secure_channel_request: &InitialiseSecureChannelRequest,
+        first_sequence_of_87: &[Vec<u8>],
+        sequence_of_88: &[Vec<u8>],
+        second_sequence_of_87: Option<&[Vec<u8>]>,
+        sequence_of_86: &[Vec<u8>],
+    ) -> Result<Vec<u8>> {
+        const TY: &str = "BoundProfilePackage";
+        let check = |inner: Tag, segments: &[Vec<u8>]| -> Result<usize> {
+            let mut len = 0usize;
+            for s in segments {
+                let t = Tlv::parse_single(s).map_err(|source| Error::Tlv { ty: TY, source })?;
+                t.expect_tag(inner)
+                    .map_err(|source| Error::Tlv { ty: TY, source })?;
+                // Only a minimal length re-encodes to the same bytes.
+                if s.len() != tlv::header_len(inner, t.value.len()) + t.value.len() {
+                    return Err(Error::Tlv {
+                        ty: TY,
+                        source: tlv::Error::InvalidValue("segment length not minimal"),
+                    });
+                }
+                len += s.len();
+            }
+            Ok(len)
+        };
+        let iscr = crate::Asn1::encode(initialise_secure_channel_request);
+        let mut sequences: Vec<(Tag, &[Vec<u8>], usize)> = vec![
+            (
+                Tag(0xA0),
+                first_sequence_of_87,
+                check(Tag(0x87), first_sequence_of_87)?,
+            ),
+            (Tag(0xA1), sequence_of_88, check(Tag(0x88), sequence_of_88)?),
+        ];
+        if let Some(s) = second_sequence_of_87 {
+            sequences.push((Tag(0xA2), s, check(Tag(0x87), s)?));
+        }
+        sequences.push((Tag(0xA3), sequence_of_86, check(Tag(0x86), sequence_of_86)?));
+        let contents = iscr.len()
+            + sequences
+                .iter()
+                .map(|(tag, _, len)| tlv::header_len(*tag, *len) + len)
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(tlv::header_len(Self::TAG, contents) + contents);
+        Self::TAG.write(&mut out);
+        tlv::write_length(contents, &mut out);
+        out.extend_from_slice(&iscr);
+        for (tag, segments, len) in sequences {
+            tag.write(&mut out);
+            tlv::write_length(len, &mut out);
+            for s in segments {
+                out.extend_from_slice(s);
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn header<'a>(t: &Tlv<'a>) -> &'a [u8] {

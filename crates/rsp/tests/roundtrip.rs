@@ -346,6 +346,55 @@ fn bpp_build_and_segments() {
     assert_eq!(segs[2], h("A1 34"));
     assert_eq!(segs[6], h("A3 82 013C"));
     assert_eq!(segs.iter().map(Vec::len).sum::<usize>(), der.len());
+
+    // The same BPP written from whole segment TLVs (as the SM-DP+ does with bsp's output) is
+    // byte for byte the encoding of the struct, with and without the optional 'A2'.
+    let whole = |tag: u8, values: &[Vec<u8>]| -> Vec<Vec<u8>> {
+        values
+            .iter()
+            .map(|v| tlv::encode_tlv(tlv::Tag(tag as u32), v))
+            .collect()
+    };
+    let second = whole(0x87, bpp.second_sequence_of_87.as_deref().unwrap());
+    let direct = BoundProfilePackage::encode_from_segments(
+        &bpp.initialise_secure_channel_request,
+        &whole(0x87, &bpp.first_sequence_of_87),
+        &whole(0x88, &bpp.sequence_of_88),
+        Some(&second),
+        &whole(0x86, &bpp.sequence_of_86),
+    )
+    .unwrap();
+    assert_eq!(direct, der);
+    let without_a2 = BoundProfilePackage {
+        second_sequence_of_87: None,
+        ..bpp.clone()
+    };
+    let direct = BoundProfilePackage::encode_from_segments(
+        &bpp.initialise_secure_channel_request,
+        &whole(0x87, &bpp.first_sequence_of_87),
+        &whole(0x88, &bpp.sequence_of_88),
+        None,
+        &whole(0x86, &bpp.sequence_of_86),
+    )
+    .unwrap();
+    assert_eq!(direct, without_a2.encode());
+    // A segment under the wrong tag, or with a non-minimal length, is refused.
+    assert!(BoundProfilePackage::encode_from_segments(
+        &bpp.initialise_secure_channel_request,
+        &whole(0x86, &bpp.first_sequence_of_87),
+        &whole(0x88, &bpp.sequence_of_88),
+        None,
+        &whole(0x86, &bpp.sequence_of_86),
+    )
+    .is_err());
+    assert!(BoundProfilePackage::encode_from_segments(
+        &bpp.initialise_secure_channel_request,
+        &[[h("87 81 14"), vec![0x87; 20]].concat()],
+        &whole(0x88, &bpp.sequence_of_88),
+        None,
+        &whole(0x86, &bpp.sequence_of_86),
+    )
+    .is_err());
 }
 
 #[test]

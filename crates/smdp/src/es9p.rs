@@ -432,7 +432,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                 "euiccSigned1 names another TransactionID",
             ));
         }
-        let cred = self.credentials(&secrets)?.clone();
+        let cred = self.credentials(&secrets)?;
         let ci_pkid = cred.ci_pkid().unwrap_or_default();
         let eum = self.eum_certificate(&ok.eum_certificate)?;
         let euicc = Certificate::from_der(&ok.euicc_certificate)
@@ -729,17 +729,9 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let smdp_sign = cred.dp_pb.key.sign(&to_sign).to_vec();
 
         let mut bsp = Bsp::new(&keys);
-        // bsp emits whole segment TLVs; the BPP type holds each segment's value.
-        let protect = |r: Result<Vec<Vec<u8>>, bsp::BspError>| -> Outcome<Vec<Vec<u8>>> {
-            r.map_err(|e| exec(e.to_string()))?
-                .iter()
-                .map(|seg| {
-                    tlv::Tlv::parse_single(seg)
-                        .map(|t| t.value.to_vec())
-                        .map_err(|e| exec(e.to_string()))
-                })
-                .collect()
-        };
+        // bsp emits whole segment TLVs ('87'/'88'/'86', minimal lengths): the BPP is written
+        // from them as they are, in one buffer (the same bytes as encoding their contents).
+        let protect = |r: Result<Vec<Vec<u8>>, bsp::BspError>| r.map_err(|e| exec(e.to_string()));
         let configure = ConfigureIsdpRequest {
             dp_proprietary_data: None,
         }
@@ -747,17 +739,17 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let first_sequence_of_87 = protect(bsp.encrypt_and_mac(bsp::TAG_ENCRYPTED, &configure))?;
         let sequence_of_88 = protect(bsp.mac_only(bsp::TAG_MAC_ONLY, metadata))?;
         let sequence_of_86 = protect(bsp.encrypt_and_mac(bsp::TAG_PPP_SEGMENT, upp))?;
-        let bpp = BoundProfilePackage {
-            initialise_secure_channel_request: InitialiseSecureChannelRequest {
+        BoundProfilePackage::encode_from_segments(
+            &InitialiseSecureChannelRequest {
                 signed: iscr_signed,
                 smdp_sign,
             },
-            first_sequence_of_87,
-            sequence_of_88,
-            second_sequence_of_87: None,
-            sequence_of_86,
-        };
-        Ok(bpp.encode())
+            &first_sequence_of_87,
+            &sequence_of_88,
+            None,
+            &sequence_of_86,
+        )
+        .map_err(|e| exec(e.to_string()))
     }
 
     /// ES9+.HandleNotification (SGP.22 §5.6.4). A Profile Installation Result is verified with

@@ -371,14 +371,23 @@ impl Writes {
     pub(crate) fn ctx(&mut self, before: &OrderCtx, after: &OrderCtx) {
         let iccid = || Arg::Text(after.profile.iccid.as_str().to_string());
         if before.profile != after.profile {
-            self.push(
-                "UPDATE smdp_profiles SET state = $1, updated_at = $2 WHERE iccid = $3",
-                vec![
-                    Arg::Text(after.profile.state.as_str().to_string()),
-                    Arg::Int(after.profile.updated_at.0),
-                    iccid(),
-                ],
-            );
+            // `state` is indexed (smdp_profiles_alloc): set only when it changed, so an
+            // unchanged index entry is not deleted and re-inserted (one more page per commit).
+            if before.profile.state != after.profile.state {
+                self.push(
+                    "UPDATE smdp_profiles SET state = $1, updated_at = $2 WHERE iccid = $3",
+                    vec![
+                        Arg::Text(after.profile.state.as_str().to_string()),
+                        Arg::Int(after.profile.updated_at.0),
+                        iccid(),
+                    ],
+                );
+            } else {
+                self.push(
+                    "UPDATE smdp_profiles SET updated_at = $1 WHERE iccid = $2",
+                    vec![Arg::Int(after.profile.updated_at.0), iccid()],
+                );
+            }
         }
         match (&before.order, &after.order) {
             (None, None) => {}
@@ -386,18 +395,12 @@ impl Writes {
                 self.push("DELETE FROM smdp_orders WHERE iccid = $1", vec![iccid()]);
                 self.push("DELETE FROM smdp_sessions WHERE iccid = $1", vec![iccid()]);
             }
-            (b, Some(o)) if b.as_ref() != Some(o) => {
-                let sql = if b.is_none() {
+            (Some(b), Some(o)) if b != o => self.order_update(b, o, iccid()),
+            (None, Some(o)) => {
+                self.push(
                     "INSERT INTO smdp_orders (requester, eid, matching_id, cc_hash, smds_address, \
                      cc_failures, download_attempts, bpp_delivered, created_at, expires_at, iccid) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-                } else {
-                    "UPDATE smdp_orders SET requester = $1, eid = $2, matching_id = $3, cc_hash = $4, \
-                     smds_address = $5, cc_failures = $6, download_attempts = $7, bpp_delivered = $8, \
-                     created_at = $9, expires_at = $10 WHERE iccid = $11"
-                };
-                self.push(
-                    sql,
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                     vec![
                         Arg::Text(o.requester.clone()),
                         Arg::OptText(o.eid.as_ref().map(|e| e.as_str().to_string())),
@@ -415,6 +418,57 @@ impl Writes {
             }
             _ => {}
         }
+    }
+
+    /// The UPDATE of an order row. `eid` and `matching_id` are indexed (smdp_orders_eid and
+    /// the UNIQUE index): SQLite deletes and re-inserts the index entry of every indexed column
+    /// a SET names, changed or not, which writes that index page to the WAL again. So they are
+    /// set only when they changed; the other columns are always written.
+    fn order_update(&mut self, before: &OrderRecord, o: &OrderRecord, iccid: Arg) {
+        let eid = before.eid != o.eid;
+        let matching_id = before.matching_id != o.matching_id;
+        let sql = match (eid, matching_id) {
+            (false, false) => {
+                "UPDATE smdp_orders SET requester = $1, cc_hash = $2, smds_address = $3, \
+                 cc_failures = $4, download_attempts = $5, bpp_delivered = $6, created_at = $7, \
+                 expires_at = $8 WHERE iccid = $9"
+            }
+            (true, false) => {
+                "UPDATE smdp_orders SET requester = $1, cc_hash = $2, smds_address = $3, \
+                 cc_failures = $4, download_attempts = $5, bpp_delivered = $6, created_at = $7, \
+                 expires_at = $8, eid = $9 WHERE iccid = $10"
+            }
+            (false, true) => {
+                "UPDATE smdp_orders SET requester = $1, cc_hash = $2, smds_address = $3, \
+                 cc_failures = $4, download_attempts = $5, bpp_delivered = $6, created_at = $7, \
+                 expires_at = $8, matching_id = $9 WHERE iccid = $10"
+            }
+            (true, true) => {
+                "UPDATE smdp_orders SET requester = $1, cc_hash = $2, smds_address = $3, \
+                 cc_failures = $4, download_attempts = $5, bpp_delivered = $6, created_at = $7, \
+                 expires_at = $8, eid = $9, matching_id = $10 WHERE iccid = $11"
+            }
+        };
+        let mut args = vec![
+            Arg::Text(o.requester.clone()),
+            Arg::OptBlob(o.cc_hash.map(|h| h.to_vec())),
+            Arg::OptText(o.smds_address.clone()),
+            Arg::Int(i64::from(o.cc_failures)),
+            Arg::Int(i64::from(o.download_attempts)),
+            Arg::Int(i64::from(o.bpp_delivered)),
+            Arg::Int(o.created_at.0),
+            Arg::OptInt(o.expires_at.map(|t| t.0)),
+        ];
+        if eid {
+            args.push(Arg::OptText(o.eid.as_ref().map(|e| e.as_str().to_string())));
+        }
+        if matching_id {
+            args.push(Arg::OptText(
+                o.matching_id.as_ref().map(|m| m.as_str().to_string()),
+            ));
+        }
+        args.push(iccid);
+        self.push(sql, args);
     }
 
     /// Outbox inserts for the messages `reports` wants; the others are not written.
