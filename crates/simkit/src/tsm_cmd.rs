@@ -143,7 +143,7 @@ pub struct ServeArgs {
     /// SCP80-SMS are managed through it (RAM, ETSI TS 102 226). Without it they answer 501.
     #[arg(long)]
     pub smsc: Option<SocketAddr>,
-    /// The OTA platform's database: the cards' OTA key sets and counters (`simkit ota cards`).
+    /// The OTA platform's database: the cards' OTA key sets and counters (`simkit ota card import`).
     #[arg(long, env = "SIMKIT_OTA_DATABASE", default_value = crate::ota_cmd::DEFAULT_DATABASE)]
     pub ota_database: String,
     #[arg(long, default_value = "simkit-tsm")]

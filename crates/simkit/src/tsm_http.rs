@@ -504,6 +504,7 @@ impl LinkConnector {
 
     fn open(&self, link: &Link) -> tsm::Result<Option<Opened>> {
         match link {
+            // `ota:` links are RAM channels, made in `connect`.
             Link::None | Link::Ota(_) => Ok(None),
             Link::CardFile(path) => {
                 if !path.exists() {
