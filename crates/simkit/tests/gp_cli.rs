@@ -469,6 +469,25 @@ fn gp_over_pcsc_and_vpcd() {
         String::from_utf8_lossy(&out.stderr)
     );
     let vpcd = std::env::var("SIMKIT_TEST_VPCD_GP").unwrap_or_else(|_| "127.0.0.1:35964".into());
+    let reader_state = || -> (bool, serde_json::Value) {
+        let out = simkit(&["--json", "lpa", "readers"]);
+        let readers: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let present = readers.as_array().is_some_and(|rs| {
+            rs.iter()
+                .any(|r| r["reader"] == PCSC_READER && r["cardPresent"] == true)
+        });
+        (present, readers)
+    };
+    // A card another test served from this vpcd slot a moment ago stays "present" until
+    // pcscd's next poll notices its socket closed: wait for that first.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while reader_state().0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{PCSC_READER} still holds a card"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let serve = Command::new(env!("CARGO_BIN_EXE_simkit"))
         .args(["card", "serve", "--state", p(&card.state), "--vpcd", &vpcd])
         .env("SIMKIT_LOG", "off")
@@ -483,21 +502,12 @@ fn gp_over_pcsc_and_vpcd() {
         }
     }
     let mut serve_guard = Kill(serve);
-    let reader_has_card = || -> (bool, serde_json::Value) {
-        let out = simkit(&["--json", "lpa", "readers"]);
-        let readers: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        let present = readers.as_array().is_some_and(|rs| {
-            rs.iter()
-                .any(|r| r["reader"] == PCSC_READER && r["cardPresent"] == true)
-        });
-        (present, readers)
-    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         if let Ok(Some(status)) = serve_guard.0.try_wait() {
             panic!("simkit card serve exited early: {status}");
         }
-        let (present, readers) = reader_has_card();
+        let (present, readers) = reader_state();
         if present {
             break;
         }
@@ -574,7 +584,7 @@ fn gp_over_pcsc_and_vpcd() {
     // `simkit bench gp --vpcd` through the same reader once the card has left it: every
     // figure has its PC/SC column.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while reader_has_card().0 {
+    while reader_state().0 {
         assert!(
             std::time::Instant::now() < deadline,
             "{PCSC_READER} still holds a card"

@@ -174,6 +174,22 @@ async fn order(server: &RunningServer) -> (String, String) {
     (iccid, ac)
 }
 
+/// Waits until `reader` shows no card: a card another test served from the same vpcd slot a
+/// moment ago stays "present" until pcscd's next poll notices its socket closed, and a new
+/// card that connects before then would meet the old card's state (SCARD_E_NOT_TRANSACTED).
+fn wait_until_empty(ctx: &Context, reader: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let states = ctx.reader_states().expect("PC/SC reader states");
+        let present = states.iter().any(|r| r.name == reader && r.card_present);
+        if !present {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{reader} still holds a card");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Waits until the reader holds a card (PC/SC, `SCardGetStatusChange`).
 fn wait_for_card(ctx: &Context, serve: &mut tokio::process::Child) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -268,6 +284,7 @@ async fn lpa_over_pcsc_through_vpcd() {
     std::fs::write(&trust, &server.trusted_ci_der[0]).unwrap();
 
     // The card enters the reader.
+    wait_until_empty(&ctx, READER);
     let mut serve = simkit_cmd(&["card", "serve", "--state", p(&card), "--vpcd", &vpcd])
         .stderr(Stdio::null())
         .spawn()
@@ -464,6 +481,7 @@ async fn tsm_over_pcsc_through_vpcd() {
         "t1=gp",
     ])
     .await;
+    wait_until_empty(&ctx, TSM_READER);
     let mut serve = simkit_cmd(&["card", "serve", "--state", p(&card), "--vpcd", &vpcd])
         .stderr(Stdio::null())
         .spawn()
