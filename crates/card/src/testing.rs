@@ -137,3 +137,46 @@ pub fn preloaded_generic_package(size: u32) -> crate::gp::registry::LoadFileReco
         builtin: false,
     }
 }
+
+/// Sends one APDU on the contact interface (T=0) and parses the answer.
+fn contact(card: &mut crate::Card, apdu: &[u8]) -> Option<apdu::Response> {
+    apdu::Response::parse(&card.process_on(crate::Protocol::T0, apdu)).ok()
+}
+
+/// The record length of EF.ADN (DF.TELECOM '7F10' / '6F3A', TS 31.102 §4.4.2.3) of the
+/// enabled profile, from its FCP file descriptor ('82': type, coding, record length on two
+/// octets, number of records; TS 102 221 §11.1.1.4.3), over the contact interface.
+pub fn adn_record_len(card: &mut crate::Card) -> Option<usize> {
+    contact(card, &[0x00, 0xA4, 0x00, 0x04, 0x02, 0x3F, 0x00])?;
+    let df = contact(card, &[0x00, 0xA4, 0x00, 0x04, 0x02, 0x7F, 0x10])?;
+    if df.sw.sw1() != 0x90 {
+        return None;
+    }
+    let fcp = contact(card, &[0x00, 0xA4, 0x00, 0x04, 0x02, 0x6F, 0x3A, 0x00])?;
+    if fcp.sw != apdu::StatusWord::OK {
+        return None;
+    }
+    let t = tlv::Tlv::parse_single(&fcp.data).ok()?;
+    let d = tlv::find(t.value, tlv::Tag(0x82)).ok()??;
+    Some(usize::from(u16::from_be_bytes([
+        *d.value.get(2)?,
+        *d.value.get(3)?,
+    ])))
+}
+
+/// Record `rec` of EF.ADN (`len` octets, absolute mode), over the contact interface.
+pub fn read_adn(card: &mut crate::Card, rec: u8, len: usize) -> Option<Vec<u8>> {
+    for fid in [[0x3F, 0x00], [0x7F, 0x10], [0x6F, 0x3A]] {
+        contact(card, &[0x00, 0xA4, 0x00, 0x04, 0x02, fid[0], fid[1]])?;
+    }
+    let r = contact(card, &[0x00, 0xB2, rec, 0x04, u8::try_from(len).ok()?])?;
+    (r.sw == apdu::StatusWord::OK).then_some(r.data)
+}
+
+/// An EF.ADN record of `len` octets: the alpha identifier `name`, the rest 'FF' (empty
+/// number).
+pub fn adn_record(len: usize, name: &str) -> Vec<u8> {
+    let mut r = name.as_bytes().to_vec();
+    r.resize(len, 0xFF);
+    r
+}

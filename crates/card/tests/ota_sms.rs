@@ -106,31 +106,15 @@ fn send_por(card: &mut Card, s: &Server, tar: [u8; 3], cntr: u64, data: &[u8]) -
     s.por(&r.data, PorSecurity::from_spi(&spi(false)))
 }
 
-/// Record length of EF.ADN (DF.TELECOM 7F10 / 6F3A) from its FCP, via the terminal.
 fn adn_record_len(card: &mut Card) -> usize {
-    assert_eq!(tx(card, &hex("00A40004027F10")).sw.sw1(), 0x90);
-    let fcp = tx(card, &hex("00A40004026F3A00"));
-    assert_eq!(fcp.sw, StatusWord::OK, "TS.48 profile has EF.ADN");
-    let t = tlv::Tlv::parse_single(&fcp.data).unwrap();
-    let d = tlv::find(t.value, tlv::Tag(0x82)).unwrap().unwrap();
-    // File descriptor: type, coding, record length (2 bytes), number of records.
-    usize::from(u16::from_be_bytes([d.value[2], d.value[3]]))
+    card::testing::adn_record_len(card).expect("the TS.48 profile has EF.ADN")
 }
 
 fn read_adn(card: &mut Card, rec: u8, len: usize) -> Vec<u8> {
-    tx(card, &hex("00A40004023F00"));
-    tx(card, &hex("00A40004027F10"));
-    tx(card, &hex("00A40004026F3A"));
-    let r = tx(card, &[0x00, 0xB2, rec, 0x04, len as u8]);
-    assert_eq!(r.sw, StatusWord::OK);
-    r.data
+    card::testing::read_adn(card, rec, len).expect("READ RECORD of EF.ADN")
 }
 
-fn record(len: usize, name: &str) -> Vec<u8> {
-    let mut r = name.as_bytes().to_vec();
-    r.resize(len, 0xFF);
-    r
-}
+use card::testing::adn_record as record;
 
 fn c_apdu_tlv(apdu: &[u8]) -> Vec<u8> {
     tlv::encode_tlv(tlv::Tag(0x22), apdu)

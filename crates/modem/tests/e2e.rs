@@ -14,9 +14,8 @@ mod gp_common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apdu::{Response, StatusWord};
 use card::testing::OtaServer;
-use card::{Card, Protocol};
+use card::Card;
 use gp::commands::Install;
 use gp::{Dek, PutKeyData};
 use gp_common::*;
@@ -178,34 +177,15 @@ impl Bed {
     }
 }
 
-fn tx(card: &mut Card, apdu: &[u8]) -> Response {
-    Response::parse(&card.process_on(Protocol::T0, apdu)).unwrap()
-}
-
 fn adn_record_len(card: &mut Card) -> usize {
-    tx(card, &hex("00A40004023F00"));
-    assert_eq!(tx(card, &hex("00A40004027F10")).sw.sw1(), 0x90);
-    let fcp = tx(card, &hex("00A40004026F3A00"));
-    assert_eq!(fcp.sw, StatusWord::OK, "TS.48 profile has EF.ADN");
-    let t = tlv::Tlv::parse_single(&fcp.data).unwrap();
-    let d = tlv::find(t.value, tlv::Tag(0x82)).unwrap().unwrap();
-    usize::from(u16::from_be_bytes([d.value[2], d.value[3]]))
+    card::testing::adn_record_len(card).expect("the TS.48 profile has EF.ADN")
 }
 
 fn read_adn(card: &mut Card, rec: u8, len: usize) -> Vec<u8> {
-    tx(card, &hex("00A40004023F00"));
-    tx(card, &hex("00A40004027F10"));
-    tx(card, &hex("00A40004026F3A"));
-    let r = tx(card, &[0x00, 0xB2, rec, 0x04, len as u8]);
-    assert_eq!(r.sw, StatusWord::OK);
-    r.data
+    card::testing::read_adn(card, rec, len).expect("READ RECORD of EF.ADN")
 }
 
-fn record(len: usize, name: &str) -> Vec<u8> {
-    let mut r = name.as_bytes().to_vec();
-    r.resize(len, 0xFF);
-    r
-}
+use card::testing::adn_record as record;
 
 fn c_apdu_tlv(apdu: &[u8]) -> Vec<u8> {
     tlv::encode_tlv(tlv::Tag(0x22), apdu)

@@ -29,9 +29,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use apdu::{Response, StatusWord};
 use card::ota::{DEFAULT_KIC, DEFAULT_KID};
-use card::{Card, Protocol};
+use card::Card;
 use gp::commands::Install;
 use gp::Dek;
 use gp_common::*;
@@ -76,36 +75,15 @@ fn spi(por_by_submit: bool) -> Spi {
     })
 }
 
-fn tx(card: &mut Card, apdu: &[u8]) -> Response {
-    Response::parse(&card.process_on(Protocol::T0, apdu)).unwrap()
-}
-
 fn adn_record_len(card: &mut Card) -> usize {
-    tx(card, &hex("00A40004023F00"));
-    assert_eq!(tx(card, &hex("00A40004027F10")).sw.sw1(), 0x90);
-    let fcp = tx(card, &hex("00A40004026F3A00"));
-    assert_eq!(fcp.sw, StatusWord::OK, "TS.48 profile has EF.ADN");
-    let t = tlv::Tlv::parse_single(&fcp.data).unwrap();
-    // File descriptor '82': record length in octets 3-4 (TS 102 221 §11.1.1.4.3).
-    let d = tlv::find(t.value, tlv::Tag(0x82)).unwrap().unwrap();
-    usize::from(u16::from_be_bytes([d.value[2], d.value[3]]))
+    card::testing::adn_record_len(card).expect("the TS.48 profile has EF.ADN")
 }
 
 fn read_adn(card: &mut Card, rec: u8, len: usize) -> Vec<u8> {
-    tx(card, &hex("00A40004023F00"));
-    tx(card, &hex("00A40004027F10"));
-    tx(card, &hex("00A40004026F3A"));
-    let r = tx(card, &[0x00, 0xB2, rec, 0x04, len as u8]);
-    assert_eq!(r.sw, StatusWord::OK);
-    r.data
+    card::testing::read_adn(card, rec, len).expect("READ RECORD of EF.ADN")
 }
 
-/// An EF.ADN record: alpha identifier, the rest 'FF' (empty number).
-fn record(len: usize, name: &str) -> Vec<u8> {
-    let mut r = name.as_bytes().to_vec();
-    r.resize(len, 0xFF);
-    r
-}
+use card::testing::adn_record as record;
 
 /// C-APDU TLV of the expanded format (TS 102 226 §5.2.1).
 fn c_apdu_tlv(apdu: &[u8]) -> Vec<u8> {
