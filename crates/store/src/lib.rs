@@ -30,6 +30,12 @@ use sqlx::{Any, Executor, Transaction};
 
 pub use migrations::MIGRATIONS;
 
+/// SQLite checkpoints the WAL into the database file once it holds this many pages (16 MiB of
+/// 1 KiB pages) instead of its default 1000: a page changed by many commits is written to the
+/// file once per checkpoint, and the two fsyncs of a checkpoint come 16 times less often
+/// (BENCHMARKS.md, session 5).
+pub(crate) const WAL_AUTOCHECKPOINT: u32 = 16384;
+
 /// Errors while opening or migrating a database.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -157,7 +163,8 @@ impl Database {
         let setup: String = match backend {
             Backend::Sqlite => format!(
                 "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA page_size = 1024; \
-                 PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                 PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT};",
                 opts.sqlite_busy_timeout.as_millis()
             ),
             Backend::Postgres => match &opts.pg_schema {

@@ -274,10 +274,13 @@ impl Lite {
         set_lookaside(&conn);
         conn.busy_timeout(Duration::ZERO).ok()?;
         // Reads through a memory map instead of a read() per page that misses the page cache.
-        conn.execute_batch(
+        // The checkpoint interval is the one of every connection ([`crate::WAL_AUTOCHECKPOINT`]).
+        conn.execute_batch(&format!(
             "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384;",
-        )
+             PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384; \
+             PRAGMA wal_autocheckpoint = {};",
+            crate::WAL_AUTOCHECKPOINT
+        ))
         .ok()?;
         conn.set_prepared_statement_cache_capacity(64);
         Some(Lite {

@@ -2,8 +2,9 @@
 //!
 //! Our own small runner (no compile-time database, no sqlx-cli): table
 //! `simkit_migrations(version, description, applied_at)`, one transaction
-//! per migration. DDL is written once with two placeholders that differ per
-//! back end: `{BLOB}` (BLOB / BYTEA) and `{ID}` (the auto-increment key).
+//! per migration. DDL is written once with placeholders that differ per
+//! back end: `{BLOB}` (BLOB / BYTEA), `{ID}` (the auto-increment key) and
+//! `{WITHOUT_ROWID}` (SQLite's table option; nothing on PostgreSQL).
 //! Concurrent runners serialise on the migrations table lock (PostgreSQL)
 //! or the write lock (SQLite `BEGIN IMMEDIATE`).
 
@@ -303,15 +304,61 @@ CREATE TABLE tsm_idempotency (
 );
 "#,
     },
+    // Fewer index writes per download: on SQLite each changed index page is one more WAL frame
+    // of the commit (BENCHMARKS.md counts them by b-tree).
+    // * The allocation index holds Available Profiles only: a download's state changes
+    //   (Released, Downloaded, Installed) no longer move an entry in it.
+    // * No index on a session's expiry: the periodic purge scans the table, which holds live
+    //   sessions only, and a download no longer moves an entry at creation, at BPP delivery
+    //   (the expiry is extended for the result) and at the end.
+    // * The EID index of orders and the ICCID index of sessions leave out rows without one:
+    //   binding an order or a session to a download adds an entry instead of moving one.
+    // * A notification receipt is its key: on SQLite the table is that key's b-tree
+    //   (WITHOUT ROWID) instead of a rowid table beside its primary-key index.
+    Migration {
+        version: 5,
+        description: "SM-DP+: fewer index writes per download",
+        sql: r#"
+DROP INDEX smdp_profiles_alloc;
+CREATE INDEX smdp_profiles_available ON smdp_profiles (profile_type, iccid)
+    WHERE state = 'Available';
+DROP INDEX smdp_sessions_expiry;
+DROP INDEX smdp_sessions_iccid;
+CREATE INDEX smdp_sessions_iccid ON smdp_sessions (iccid) WHERE iccid IS NOT NULL;
+DROP INDEX smdp_orders_eid;
+CREATE INDEX smdp_orders_eid ON smdp_orders (eid) WHERE eid IS NOT NULL;
+CREATE TABLE smdp_notification_receipts_v5 (
+    eid          TEXT NOT NULL,
+    seq_number   BIGINT NOT NULL,
+    received_at  BIGINT NOT NULL,
+    PRIMARY KEY (eid, seq_number)
+){WITHOUT_ROWID};
+INSERT INTO smdp_notification_receipts_v5 (eid, seq_number, received_at)
+    SELECT eid, seq_number, received_at FROM smdp_notification_receipts;
+DROP TABLE smdp_notification_receipts;
+ALTER TABLE smdp_notification_receipts_v5 RENAME TO smdp_notification_receipts;
+"#,
+    },
 ];
 
 /// The DDL of `m` for `backend`.
 pub(crate) fn render(m: &Migration, backend: Backend) -> String {
-    let (blob, id) = match backend {
-        Backend::Sqlite => ("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"),
-        Backend::Postgres => ("BYTEA", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+    let (blob, id, without_rowid) = match backend {
+        Backend::Sqlite => (
+            "BLOB",
+            "INTEGER PRIMARY KEY AUTOINCREMENT",
+            " WITHOUT ROWID",
+        ),
+        Backend::Postgres => (
+            "BYTEA",
+            "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+            "",
+        ),
     };
-    m.sql.replace("{BLOB}", blob).replace("{ID}", id)
+    m.sql
+        .replace("{BLOB}", blob)
+        .replace("{ID}", id)
+        .replace("{WITHOUT_ROWID}", without_rowid)
 }
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS simkit_migrations (\
@@ -401,11 +448,13 @@ mod tests {
         assert!(p.contains("BYTEA"));
         assert!(p.contains("GENERATED ALWAYS AS IDENTITY"));
         assert!(!p.contains('{'));
+        let v5 = MIGRATIONS.iter().find(|m| m.version == 5).unwrap();
+        assert!(render(v5, Backend::Sqlite).contains(") WITHOUT ROWID;"));
+        assert!(!render(v5, Backend::Postgres).contains("ROWID"));
     }
 
-    /// Version 2 moves each existing package to `smdp_profile_packages`, byte for byte.
-    #[tokio::test]
-    async fn v2_moves_packages() {
+    /// An in-memory SQLite database at version 1.
+    async fn database_at_v1() -> Database {
         sqlx::any::install_default_drivers();
         let pool = sqlx::any::AnyPoolOptions::new()
             .max_connections(1)
@@ -428,6 +477,13 @@ mod tests {
             )
             .await
             .unwrap();
+        db
+    }
+
+    /// Version 2 moves each existing package to `smdp_profile_packages`, byte for byte.
+    #[tokio::test]
+    async fn v2_moves_packages() {
+        let db = database_at_v1().await;
         let package: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
         sqlx::query(
             "INSERT INTO smdp_profiles (iccid, profile_type, state, package, metadata, created_at, \
@@ -453,6 +509,56 @@ mod tests {
             .fetch_optional(&db.pool)
             .await
             .is_err());
+    }
+
+    /// Version 5 keeps every notification receipt, and the allocation query finds Available
+    /// Profiles through the partial index.
+    #[tokio::test]
+    async fn v5_keeps_receipts_and_indexes_available_profiles() {
+        let db = database_at_v1().await;
+        for seq in [1i64, 2, 7] {
+            sqlx::query(
+                "INSERT INTO smdp_notification_receipts (eid, seq_number, received_at) \
+                 VALUES ('89049032123451234512345678901235', $1, $2)",
+            )
+            .bind(seq)
+            .bind(seq * 10)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+        migrate(&db).await.unwrap();
+        let rows: Vec<(i64, i64)> = sqlx::query(
+            "SELECT seq_number, received_at FROM smdp_notification_receipts ORDER BY seq_number",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("seq_number").unwrap(),
+                r.try_get("received_at").unwrap(),
+            )
+        })
+        .collect();
+        assert_eq!(rows, vec![(1, 10), (2, 20), (7, 70)]);
+        let plan: Vec<String> = sqlx::query(
+            "EXPLAIN QUERY PLAN SELECT iccid FROM smdp_profiles WHERE profile_type = $1 \
+             AND state = 'Available' AND (owner IS NULL OR owner = $2) ORDER BY iccid LIMIT 1",
+        )
+        .bind("t")
+        .bind("op")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String, _>("detail").unwrap())
+        .collect();
+        assert!(
+            plan.iter().any(|d| d.contains("smdp_profiles_available")),
+            "{plan:?}"
+        );
     }
 
     #[test]

@@ -806,14 +806,16 @@ impl SmdpStore for Database {
                 // SGP.22 §5.3.1: reserve one Available Profile of the type.
                 // PostgreSQL: SKIP LOCKED lets concurrent orders take
                 // different rows; SQLite: the write lock serialises them.
+                // The state is a literal: the planners use the partial index of
+                // Available Profiles only for a condition they can see.
                 let sql = format!(
-                    "SELECT iccid FROM smdp_profiles WHERE profile_type = $1 AND state = $2 \
-                     AND (owner IS NULL OR owner = $3) ORDER BY iccid LIMIT 1{}",
+                    "SELECT iccid FROM smdp_profiles WHERE profile_type = $1 AND state = '{}' \
+                     AND (owner IS NULL OR owner = $2) ORDER BY iccid LIMIT 1{}",
+                    ProfileState::Available.as_str(),
                     self.skip_locked()
                 );
                 let row = sqlx::query(&sql)
                     .bind(ptype)
-                    .bind(ProfileState::Available.as_str())
                     .bind(&input.requester)
                     .fetch_optional(&mut *tx)
                     .await
