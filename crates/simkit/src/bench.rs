@@ -22,6 +22,8 @@
 //! * The crypto floor is timed in the same run, single-threaded, with the same curve and keys:
 //!   every signature, verification, key generation and key agreement the SM-DP+ (and the eUICC)
 //!   must perform per download, plus the BSP protection of the Profile package reported apart.
+//!   It is timed just before and just after the downloads and the two are averaged (the
+//!   machine's speed drifts within a run); each operation's time is the median of five batches.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -198,6 +200,9 @@ pub struct Report {
     pub client_cpu_per_download_ms: f64,
     pub cpu_method: &'static str,
     pub crypto_floor: CryptoFloor,
+    /// The SM-DP+ floor as timed before and after the downloads (`crypto_floor` is their mean).
+    pub server_floor_before_ms: f64,
+    pub server_floor_after_ms: f64,
     /// Server CPU per download over its signature/key-agreement floor.
     pub server_cpu_over_floor: f64,
     /// Server CPU per download over its floor including BSP.
@@ -263,6 +268,11 @@ impl Report {
             f.server_bsp_ms,
             self.server_cpu_over_floor,
             self.server_cpu_over_floor_with_bsp
+        );
+        let _ = writeln!(
+            s,
+            "                                    (floor timed before the downloads {:.3} ms, after {:.3} ms)",
+            self.server_floor_before_ms, self.server_floor_after_ms
         );
         let _ = writeln!(
             s,
@@ -370,6 +380,11 @@ pub fn download(args: &DownloadArgs) -> Result<Report> {
         "running {} downloads, {} concurrent, against {scheme}://{address} (pid {})",
         args.downloads, concurrency, server.pid
     ));
+    // The floor is timed just before and just after the downloads, and the two averaged: the
+    // machine's speed drifts over a run (BENCHMARKS.md), and the ratio compares CPU times
+    // taken at different moments.
+    progress("timing the crypto floor (before)");
+    let floor_before = crypto_floor(&pki, curve, &package, args.floor_iterations.max(10))?;
     let roots = vec![tls_ci];
     let server_cpu_before = process_cpu(server.pid)?;
     let client_cpu_before = process_cpu_self()?;
@@ -384,6 +399,8 @@ pub fn download(args: &DownloadArgs) -> Result<Report> {
     let wall = started.elapsed();
     let server_cpu = process_cpu(server.pid)?.saturating_sub(server_cpu_before);
     let client_cpu = process_cpu_self()?.saturating_sub(client_cpu_before);
+    progress("timing the crypto floor (after)");
+    let floor_after = crypto_floor(&pki, curve, &package, args.floor_iterations.max(10))?;
     server.stop();
 
     // What the SM-DP+ recorded.
@@ -404,8 +421,7 @@ pub fn download(args: &DownloadArgs) -> Result<Report> {
     }
     drop(rt);
 
-    progress("timing the crypto floor");
-    let floor = crypto_floor(&pki, curve, &package, args.floor_iterations.max(10))?;
+    let floor = CryptoFloor::mean(&floor_before, &floor_after);
 
     let n = args.downloads as f64;
     let per_download = |d: Duration| d.as_secs_f64() * 1000.0 / n;
@@ -446,6 +462,8 @@ pub fn download(args: &DownloadArgs) -> Result<Report> {
         server_cpu_over_floor_with_bsp: server_ms / (floor.server_ms + floor.server_bsp_ms),
         crypto_bound_downloads_per_second: nproc as f64 * 1000.0 / everything,
         crypto_floor: floor,
+        server_floor_before_ms: floor_before.server_ms,
+        server_floor_after_ms: floor_after.server_ms,
         machine: machine(),
         errors: outcome.errors,
     };
@@ -1030,22 +1048,31 @@ async fn run_downloads(
 // The crypto floor
 // ---------------------------------------------------------------------------
 
-/// Mean time of `f` in microseconds over `iterations` runs (after a short warm-up), stopping
-/// early after one second.
+/// Batches [`time_us`] splits its iterations into.
+const FLOOR_BATCHES: u32 = 5;
+
+/// Time of `f` in microseconds: `iterations` runs (after a short warm-up) in
+/// [`FLOOR_BATCHES`] batches, the median of the batches' means, so that one batch the machine
+/// slowed down (another tenant, a timer) does not move the floor. Stops early after a second.
 fn time_us(iterations: u32, mut f: impl FnMut()) -> f64 {
     for _ in 0..3 {
         f();
     }
+    let per_batch = (iterations / FLOOR_BATCHES).max(2);
     let started = Instant::now();
-    let mut runs = 0u32;
-    while runs < iterations {
-        f();
-        runs += 1;
-        if runs >= 10 && started.elapsed() > Duration::from_secs(1) {
+    let mut means = Vec::with_capacity(FLOOR_BATCHES as usize);
+    for _ in 0..FLOOR_BATCHES {
+        let batch = Instant::now();
+        for _ in 0..per_batch {
+            f();
+        }
+        means.push(batch.elapsed().as_secs_f64() * 1e6 / f64::from(per_batch));
+        if started.elapsed() > Duration::from_secs(1) {
             break;
         }
     }
-    started.elapsed().as_secs_f64() * 1e6 / f64::from(runs)
+    means.sort_by(f64::total_cmp);
+    means[means.len() / 2]
 }
 
 fn op(operation: &'static str, us: f64) -> FloorOp {
@@ -1268,22 +1295,60 @@ fn crypto_floor(
         }
     });
 
-    let sum = |ops: &[FloorOp]| {
-        ops.iter()
-            .filter(|o| o.per_download)
-            .map(|o| o.us)
-            .sum::<f64>()
-            / 1000.0
-    };
-    Ok(CryptoFloor {
-        server_ms: sum(&server_ops),
-        card_ms: sum(&card_ops),
+    Ok(CryptoFloor::new(
         server_ops,
         card_ops,
-        server_bsp_ms: server_bsp_us / 1000.0,
-        card_bsp_ms: card_bsp_us / 1000.0,
-        package_bytes: package.len(),
-    })
+        server_bsp_us / 1000.0,
+        card_bsp_us / 1000.0,
+        package.len(),
+    ))
+}
+
+impl CryptoFloor {
+    fn new(
+        server_ops: Vec<FloorOp>,
+        card_ops: Vec<FloorOp>,
+        server_bsp_ms: f64,
+        card_bsp_ms: f64,
+        package_bytes: usize,
+    ) -> Self {
+        let sum = |ops: &[FloorOp]| {
+            ops.iter()
+                .filter(|o| o.per_download)
+                .map(|o| o.us)
+                .sum::<f64>()
+                / 1000.0
+        };
+        CryptoFloor {
+            server_ms: sum(&server_ops),
+            card_ms: sum(&card_ops),
+            server_ops,
+            card_ops,
+            server_bsp_ms,
+            card_bsp_ms,
+            package_bytes,
+        }
+    }
+
+    /// Operation by operation, the mean of two timings of the same floor.
+    fn mean(a: &CryptoFloor, b: &CryptoFloor) -> CryptoFloor {
+        let ops = |x: &[FloorOp], y: &[FloorOp]| -> Vec<FloorOp> {
+            x.iter()
+                .zip(y)
+                .map(|(p, q)| FloorOp {
+                    us: (p.us + q.us) / 2.0,
+                    ..p.clone()
+                })
+                .collect()
+        };
+        CryptoFloor::new(
+            ops(&a.server_ops, &b.server_ops),
+            ops(&a.card_ops, &b.card_ops),
+            (a.server_bsp_ms + b.server_bsp_ms) / 2.0,
+            (a.card_bsp_ms + b.card_bsp_ms) / 2.0,
+            a.package_bytes,
+        )
+    }
 }
 
 #[cfg(test)]
