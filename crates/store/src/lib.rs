@@ -30,11 +30,12 @@ use sqlx::{Any, Executor, Transaction};
 
 pub use migrations::MIGRATIONS;
 
-/// SQLite checkpoints the WAL into the database file once it holds this many pages (16 MiB of
+/// SQLite checkpoints the WAL into the database file once it holds this many pages (4 MiB of
 /// 1 KiB pages) instead of its default 1000: a page changed by many commits is written to the
-/// file once per checkpoint, and the two fsyncs of a checkpoint come 16 times less often
-/// (BENCHMARKS.md, session 5).
-pub(crate) const WAL_AUTOCHECKPOINT: u32 = 16384;
+/// file once per checkpoint, and the two fsyncs of a checkpoint come 4 times less often. More
+/// would cost every page read: SQLite looks a page up in each 4096-frame hash table of the
+/// WAL (BENCHMARKS.md, session 5).
+pub(crate) const WAL_AUTOCHECKPOINT: u32 = 4096;
 
 /// Errors while opening or migrating a database.
 #[derive(Debug, thiserror::Error)]
