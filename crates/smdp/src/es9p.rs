@@ -84,13 +84,75 @@ pub struct Es9Service<S, K> {
     eum_certs: std::sync::Mutex<Vec<std::sync::Arc<Certificate>>>,
     /// Which progress reports the store writes to the outbox (default: all).
     reports: ProgressReports,
+    /// Sessions as this service last wrote them.
+    sessions: SessionCache,
+}
+
+/// The sessions an [`Es9Service`] wrote, with their opened secrets, so that the next step of a
+/// download finds its session without reading and unsealing it again (one read transaction
+/// per ES9+ call, three per download).
+///
+/// The store stays the authority. Each step that changes a session writes it with a
+/// compare-and-set on its state, so an entry another SM-DP+ instance made stale (it advanced or
+/// removed the session) fails there as an unknown TransactionID, the answer the store's copy
+/// would have given. An entry whose state does not suit the step is read again from the store
+/// before the step refuses. Entries go when the step that ends the session runs, on any store
+/// error of a step, at expiry, and all at once when the cache is full.
+#[derive(Default)]
+struct SessionCache {
+    entries: std::sync::Mutex<std::collections::HashMap<TransactionId, Cached>>,
+}
+
+/// A session and its secrets, as written.
+struct Cached {
+    record: SessionRecord,
+    secrets: SessionSecrets,
+}
+
+/// Sessions [`SessionCache`] holds before it starts over (a download's session lives seconds;
+/// one waiting for its Profile Installation Result, up to `pir_ttl`).
+const SESSIONS_KEPT: usize = 16_384;
+
+impl SessionCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<TransactionId, Cached>> {
+        // The map is consistent after any panic (one insert or remove at a time).
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live session `tid` if its state suits the caller.
+    fn get(
+        &self,
+        tid: &TransactionId,
+        now: UnixMillis,
+        suits: impl Fn(SessionState) -> bool,
+    ) -> Option<(SessionRecord, SessionSecrets)> {
+        let entries = self.lock();
+        let c = entries.get(tid)?;
+        (!c.record.is_expired(now) && suits(c.record.state))
+            .then(|| (c.record.clone(), c.secrets.clone()))
+    }
+
+    fn put(&self, record: SessionRecord, secrets: SessionSecrets, now: UnixMillis) {
+        let mut entries = self.lock();
+        if entries.len() >= SESSIONS_KEPT {
+            entries.retain(|_, c| !c.record.is_expired(now));
+            if entries.len() >= SESSIONS_KEPT {
+                entries.clear();
+            }
+        }
+        entries.insert(record.transaction_id.clone(), Cached { record, secrets });
+    }
+
+    fn forget(&self, tid: &TransactionId) {
+        self.lock().remove(tid);
+    }
 }
 
 /// Parsed EUM certificates [`Es9Service`] keeps (it starts over when full).
 const EUM_CERTS_KEPT: usize = 16;
 
 /// Session secrets, sealed under [`session_aad`] before they reach the store.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct SessionSecrets {
     server_challenge: [u8; 16],
     /// Index into [`Es9Config::credentials`].
@@ -196,6 +258,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             keystore,
             eum_cache: pki::EumSignatureCache::new(),
             eum_certs: std::sync::Mutex::new(Vec::new()),
+            sessions: SessionCache::default(),
             reports: ProgressReports::All,
         })
     }
@@ -259,12 +322,18 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             .map_err(|e| from_store(Error::Seal(e)))
     }
 
-    /// The session and its secrets; unknown and expired sessions are 8.10.1/3.9.
+    /// The session and its secrets; unknown and expired sessions are 8.10.1/3.9. `suits` says
+    /// which states the calling step expects: a session this service wrote in such a state is
+    /// taken from [`SessionCache`], any other is read from the store.
     async fn session(
         &self,
         tid: &TransactionId,
         now: UnixMillis,
+        suits: impl Fn(SessionState) -> bool,
     ) -> Outcome<(SessionRecord, SessionSecrets)> {
+        if let Some(found) = self.sessions.get(tid, now, suits) {
+            return Ok(found);
+        }
         let record = self
             .store
             .get_session(tid, now)
@@ -371,15 +440,22 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             ..Default::default()
         };
         let sealed = self.seal(&tid, &secrets, rng)?;
+        let session = NewSession::new(tid, now, self.config.policy.session_ttl_ms, sealed);
+        let record = SessionRecord {
+            transaction_id: session.transaction_id.clone(),
+            state: SessionState::Initiated,
+            eid: None,
+            iccid: None,
+            matching_id: None,
+            created_at: session.created_at,
+            expires_at: session.expires_at,
+            sealed: session.sealed.clone(),
+        };
         self.store
-            .create_session(NewSession::new(
-                tid,
-                now,
-                self.config.policy.session_ttl_ms,
-                sealed,
-            ))
+            .create_session(session)
             .await
             .map_err(from_store)?;
+        self.sessions.put(record, secrets, now);
 
         Ok(InitiateAuthenticationOk {
             transaction_id: rsp_tid,
@@ -401,7 +477,9 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         rng: &mut R,
     ) -> Outcome<AuthenticateClientOk> {
         let tid = Self::parse_tid(&req.transaction_id)?;
-        let (record, mut secrets) = self.session(&tid, now).await?;
+        let (mut record, mut secrets) = self
+            .session(&tid, now, |s| s == SessionState::Initiated)
+            .await?;
         if record.state != SessionState::Initiated {
             return Err(FunctionError::new(
                 c::TRANSACTION_ID_UNKNOWN,
@@ -415,6 +493,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             AuthenticateServerResponse::Ok(ok) => ok,
             AuthenticateServerResponse::Error(e) => {
                 // The eUICC refused this SM-DP+: the session ends here.
+                self.sessions.forget(&tid);
                 self.store.delete_session(&tid).await.map_err(from_store)?;
                 return Err(FunctionError::new(
                     c::EUICC_SIGNATURE_INVALID,
@@ -489,7 +568,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         // store authorized the download, and the session's sealed data (with smdpSignature2) is
         // written in the same transaction as the session binding.
         secrets.euicc_public_key = Some(identity.public_key.to_uncompressed());
-        let (auth, (signed2, signature2)) = self
+        let bound = self
             .store
             .authorize_download_with(
                 &tid,
@@ -513,11 +592,24 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                         .keystore
                         .seal(&session_aad(&tid), &secrets.encode(), rng)
                         .map_err(Error::Seal)?;
-                    Ok((Some(sealed), (signed2, signature2)))
+                    Ok((Some(sealed.clone()), (signed2, signature2, sealed)))
                 },
             )
-            .await
-            .map_err(from_store)?;
+            .await;
+        let (auth, (signed2, signature2, sealed)) = match bound {
+            Ok(bound) => bound,
+            Err(e) => {
+                self.sessions.forget(&tid);
+                return Err(from_store(e));
+            }
+        };
+        // As the store bound it (SmdpStore::authorize_download_with).
+        record.state = SessionState::Authenticated;
+        record.eid = Some(auth.eid.clone());
+        record.iccid = Some(auth.iccid.clone());
+        record.matching_id = auth.matching_id.clone();
+        record.sealed = sealed;
+        self.sessions.put(record, secrets, now);
         // The Profile was read in the authorization's own transaction.
         let metadata = self.profile_metadata(&auth.iccid, &auth.profile_metadata)?;
 
@@ -580,7 +672,9 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         rng: &mut R,
     ) -> Outcome<GetBoundProfilePackageOk> {
         let tid = Self::parse_tid(&req.transaction_id)?;
-        let (record, secrets) = self.session(&tid, now).await?;
+        let (mut record, secrets) = self
+            .session(&tid, now, |s| s == SessionState::Authenticated)
+            .await?;
         if record.state != SessionState::Authenticated {
             return Err(FunctionError::new(
                 c::TRANSACTION_ID_UNKNOWN,
@@ -600,6 +694,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
             PrepareDownloadResponse::Ok(ok) => ok,
             PrepareDownloadResponse::Error(e) => {
                 // The eUICC refused the download: the session ends; the order may be retried.
+                self.sessions.forget(&tid);
                 self.store.delete_session(&tid).await.map_err(from_store)?;
                 return Err(FunctionError::new(
                     c::EUICC_SIGNATURE_INVALID,
@@ -646,7 +741,10 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                 &self.reports,
             )
             .await
-            .map_err(from_store)?;
+            .map_err(|e| {
+                self.sessions.forget(&tid);
+                from_store(e)
+            })?;
 
         let cred = self.credentials(&secrets)?;
         let curve = cred.dp_pb.cert.curve();
@@ -670,10 +768,17 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         let bpp = self.bind(cred, &tid, &eid, &euicc_otpk, &metadata, &upp, curve, rng)?;
 
         let keep_until = now.plus_millis(self.config.policy.pir_ttl_ms);
-        self.store
+        if let Err(e) = self
+            .store
             .record_bpp_delivered(&tid, now, keep_until, &self.reports)
             .await
-            .map_err(from_store)?;
+        {
+            self.sessions.forget(&tid);
+            return Err(from_store(e));
+        }
+        record.state = SessionState::BppDelivered;
+        record.expires_at = keep_until;
+        self.sessions.put(record, secrets, now);
         Ok(GetBoundProfilePackageOk {
             transaction_id: req.transaction_id,
             bound_profile_package: bpp,
@@ -770,7 +875,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                     .map_err(|e| invalid(e.to_string()))?;
                 // Without its session the PIR cannot be verified (it carries no certificate) or
                 // attributed: acknowledge it so the LPA removes it (SGP.22 §3.5), change nothing.
-                let (record, secrets) = match self.session(&tid, now).await {
+                let (record, secrets) = match self.session(&tid, now, |_| true).await {
                     Ok(found) => found,
                     Err(e) if e.code.subject == c::TRANSACTION_ID_UNKNOWN.subject => return Ok(()),
                     Err(e) => return Err(e),
@@ -809,6 +914,8 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                     failure,
                     result_data: Some(pir.encode()),
                 };
+                // The result ends the session (the store removes it), whatever it says.
+                self.sessions.forget(&tid);
                 self.store
                     .record_install_result(result, now, self.config.policy, &self.reports)
                     .await
@@ -875,7 +982,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
         now: UnixMillis,
     ) -> Outcome<Empty> {
         let tid = Self::parse_tid(&req.transaction_id)?;
-        let (record, secrets) = self.session(&tid, now).await?;
+        let (record, secrets) = self.session(&tid, now, |_| true).await?;
         let response = req
             .cancel_session_response()
             .map_err(|e| invalid(e.to_string()))?;
@@ -925,6 +1032,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                 let reason = signed.reason.name().unwrap_or("refused");
                 let error =
                     FunctionError::new(DOWNLOAD_REFUSED, format!("session cancelled: {reason}"));
+                self.sessions.forget(&tid);
                 self.store
                     .record_download_failure(
                         &tid,
@@ -937,6 +1045,7 @@ impl<S: SmdpStore, K: KeyStore> Es9Service<S, K> {
                     .map_err(from_store)?;
             }
         }
+        self.sessions.forget(&tid);
         self.store.delete_session(&tid).await.map_err(from_store)?;
         Ok(Empty {})
     }
@@ -1030,3 +1139,56 @@ const INSTALLATION_FAILED: StatusCode = StatusCode::new(
     "4.2",
     "The Profile Installation Result carries an error",
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u32, expires_at: i64) -> SessionRecord {
+        SessionRecord {
+            transaction_id: TransactionId::new(&n.to_be_bytes()).unwrap(),
+            state: SessionState::Initiated,
+            eid: None,
+            iccid: None,
+            matching_id: None,
+            created_at: UnixMillis(0),
+            expires_at: UnixMillis(expires_at),
+            sealed: crate::SealedBlob(vec![n as u8]),
+        }
+    }
+
+    #[test]
+    fn session_cache_answers_live_suitable_entries_only() {
+        let cache = SessionCache::default();
+        let tid = record(1, 100).transaction_id;
+        cache.put(record(1, 100), SessionSecrets::default(), UnixMillis(0));
+        let initiated = |s| s == SessionState::Initiated;
+        assert!(cache.get(&tid, UnixMillis(99), initiated).is_some());
+        // Expired, or in a state the step does not expect: the caller reads the store.
+        assert!(cache.get(&tid, UnixMillis(100), initiated).is_none());
+        assert!(cache
+            .get(&tid, UnixMillis(0), |s| s == SessionState::Authenticated)
+            .is_none());
+        cache.forget(&tid);
+        assert!(cache.get(&tid, UnixMillis(0), initiated).is_none());
+    }
+
+    #[test]
+    fn session_cache_stays_bounded() {
+        let cache = SessionCache::default();
+        let n = SESSIONS_KEPT as u32;
+        // Half expire at 10: a full cache drops those first.
+        for i in 0..n {
+            let expires = if i % 2 == 0 { 10 } else { 1000 };
+            cache.put(record(i, expires), SessionSecrets::default(), UnixMillis(0));
+        }
+        assert_eq!(cache.lock().len(), SESSIONS_KEPT);
+        cache.put(record(n, 1000), SessionSecrets::default(), UnixMillis(20));
+        assert_eq!(cache.lock().len(), SESSIONS_KEPT / 2 + 1);
+        // Full of live sessions: it starts over.
+        for i in n + 1..n + 1 + n / 2 {
+            cache.put(record(i, 1000), SessionSecrets::default(), UnixMillis(20));
+        }
+        assert_eq!(cache.lock().len(), 1);
+    }
+}

@@ -89,6 +89,8 @@ pub struct Testbed {
     pub pki: TestPki,
     pub service: Arc<Es9Service<Database, SoftwareKeyStore>>,
     pub address: String,
+    /// The seal master key, for [`Testbed::replica`].
+    master_key: zeroize::Zeroizing<[u8; 32]>,
 }
 
 impl Testbed {
@@ -112,6 +114,23 @@ impl Testbed {
             pki,
             service: Arc::new(service),
             address: address.to_string(),
+            master_key: master,
+        })
+    }
+
+    /// A second SM-DP+ instance on the same database, configuration and seal key, as another
+    /// process behind the same load balancer would be; it shares no memory with the first.
+    pub fn replica(&self) -> Result<InProcessEs9> {
+        let keystore = SoftwareKeyStore::new(self.master_key.as_ref())
+            .map_err(|e| TestbedError::Setup(e.to_string()))?;
+        let service = Es9Service::new(
+            self.service.config().clone(),
+            self.store().clone(),
+            keystore,
+        )
+        .map_err(TestbedError::Setup)?;
+        Ok(InProcessEs9 {
+            service: Arc::new(service),
         })
     }
 

@@ -119,6 +119,7 @@ store::both_backends!(
     expired_session,
     tampered_bpp,
     cancelled_sessions,
+    two_instances,
 );
 
 async fn download_nist(db: &mut TestDatabase) {
@@ -345,6 +346,117 @@ async fn replayed_transaction(db: &TestDatabase) {
         .unwrap();
     assert_eq!(status, 204);
     assert_eq!(profile_state(&bed).await, ProfileState::Installed);
+}
+
+/// Each ES9+ function to the instance `route` names (0 or 1), as a load balancer might.
+struct Balanced {
+    instances: [InProcessEs9; 2],
+    route: fn(&str) -> usize,
+    sent: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+}
+
+impl Es9Transport for Balanced {
+    async fn post(
+        &self,
+        addr: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), LpaError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((path.to_string(), body.clone()));
+        self.instances[(self.route)(path)]
+            .post(addr, path, body)
+            .await
+    }
+}
+
+/// Two SM-DP+ instances on one database, each step of a download at either. Each instance
+/// remembers the sessions it wrote: one it remembers in an earlier state is read again from
+/// the store (the download completes), and one the other instance finished is refused as the
+/// store's copy would be (8.10.1/3.9), changing nothing.
+async fn two_instances(db: &TestDatabase) {
+    use rsp::es9p::path;
+    // A second Profile, downloaded by a second eUICC (EID 89049032 0…07 45).
+    const ICCID2: &str = "8949449999999990031";
+    let bed = testbed(db, Curve::NistP256, OrderPolicy::default()).await;
+    let package = std::fs::read(TS48).unwrap();
+    bed.import_profiles(
+        &package,
+        &[(ICCID2.into(), "001019990000031".into())],
+        "ts48",
+    )
+    .await
+    .unwrap();
+    let second_euicc = testbed::mint_euicc(&bed.pki, "89049032000000000000000000000745").unwrap();
+    let device = lpa::default_device_info(TAC, None);
+    let download = |iccid: &'static str, mut card: card::Card, route: fn(&str) -> usize| {
+        let bed = &bed;
+        let device = &device;
+        async move {
+            let link = Balanced {
+                instances: [bed.in_process(), bed.replica().unwrap()],
+                route,
+                sent: Arc::default(),
+            };
+            let matching_id = bed.order(iccid, None, None).await.unwrap();
+            Lpa::new(&mut card)
+                .download(
+                    &link,
+                    &bed.activation_code(&matching_id, false),
+                    None,
+                    device,
+                    |_| true,
+                )
+                .await
+                .unwrap();
+            link
+        }
+    };
+    let state = |iccid: &'static str| {
+        let bed = &bed;
+        async move {
+            bed.store()
+                .get_profile(&Iccid::parse(iccid).unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .state
+        }
+    };
+
+    // The first instance asks for the BPP of a session it saw only Initiated.
+    download(ICCID, card(&bed), |p| {
+        usize::from(p == path::AUTHENTICATE_CLIENT || p == path::HANDLE_NOTIFICATION)
+    })
+    .await;
+    assert_eq!(state(ICCID).await, ProfileState::Installed);
+
+    // The first instance authenticated the eUICC; the second delivered and finished. A replayed
+    // GetBoundProfilePackage at the first finds its own copy Authenticated, yet is refused.
+    let second_card = testbed::new_card(&bed.pki, &second_euicc).unwrap();
+    let link = download(ICCID2, second_card, |p| {
+        usize::from(p == path::GET_BOUND_PROFILE_PACKAGE || p == path::HANDLE_NOTIFICATION)
+    })
+    .await;
+    assert_eq!(state(ICCID2).await, ProfileState::Installed);
+    let sent = link.sent.lock().unwrap().clone();
+    let (_, body) = sent
+        .iter()
+        .find(|(p, _)| p == path::GET_BOUND_PROFILE_PACKAGE)
+        .unwrap();
+    let (status, reply) = link.instances[0]
+        .post(ADDRESS, path::GET_BOUND_PROFILE_PACKAGE, body.clone())
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+    let code = &reply["header"]["functionExecutionStatus"];
+    assert_eq!(code["status"], "Failed");
+    assert_eq!(code["statusCodeData"]["subjectCode"], "8.10.1");
+    assert_eq!(code["statusCodeData"]["reasonCode"], "3.9");
+    assert_eq!(state(ICCID2).await, ProfileState::Installed);
 }
 
 /// An eUICC from another PKI: 8.8.2/3.1 at InitiateAuthentication (no CI in common), and
