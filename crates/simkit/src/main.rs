@@ -1,6 +1,12 @@
 //! `simkit`: one binary for the whole system. Protocol logic lives in the library crates; this
 //! crate is the edge: CLI, files, sockets, databases and the clock.
 
+/// mimalloc instead of glibc's malloc: the SM-DP+ allocates and frees a few 12-16 KiB buffers
+/// per download (package, BPP, response body), which glibc serves with chunk consolidation;
+/// with mimalloc the SM-DP+ spends 4% less CPU per download (BENCHMARKS.md, session 5).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use simkit::{card_cmd, demo, gp_cmd, inventory, lpa_cmd, ota_cmd, pki_cmd, serve, tsm_cmd};
 
 use std::process::ExitCode;
