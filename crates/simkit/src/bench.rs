@@ -376,15 +376,15 @@ pub fn download(args: &DownloadArgs) -> Result<Report> {
         })
         .collect();
 
-    progress(&format!(
-        "running {} downloads, {} concurrent, against {scheme}://{address} (pid {})",
-        args.downloads, concurrency, server.pid
-    ));
     // The floor is timed just before and just after the downloads, and the two averaged: the
     // machine's speed drifts over a run (BENCHMARKS.md), and the ratio compares CPU times
     // taken at different moments.
     progress("timing the crypto floor (before)");
     let floor_before = crypto_floor(&pki, curve, &package, args.floor_iterations.max(10))?;
+    progress(&format!(
+        "running {} downloads, {} concurrent, against {scheme}://{address} (pid {})",
+        args.downloads, concurrency, server.pid
+    ));
     let roots = vec![tls_ci];
     let server_cpu_before = process_cpu(server.pid)?;
     let client_cpu_before = process_cpu_self()?;
