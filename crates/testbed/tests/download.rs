@@ -246,13 +246,17 @@ async fn confirmation_code(db: &TestDatabase) {
 
 /// A link that can rewrite requests and responses, and records requests.
 #[derive(Clone)]
-struct Tamper<F: Fn(&str, &mut serde_json::Value, bool) + Send + Sync + Clone> {
-    inner: InProcessEs9,
+struct Tamper<F: Fn(&str, &mut serde_json::Value, bool) + Send + Sync + Clone, T = InProcessEs9> {
+    inner: T,
     edit: F,
     sent: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
 }
 
-impl<F: Fn(&str, &mut serde_json::Value, bool) + Send + Sync + Clone> Es9Transport for Tamper<F> {
+impl<F, T> Es9Transport for Tamper<F, T>
+where
+    F: Fn(&str, &mut serde_json::Value, bool) + Send + Sync + Clone,
+    T: Es9Transport + Send + Sync,
+{
     async fn post(
         &self,
         addr: &str,
@@ -296,6 +300,15 @@ fn flip(value: &mut serde_json::Value, field: &str, from_end: usize) {
     value[field] = serde_json::Value::String(b64.encode(bytes));
 }
 
+/// `reply` is an ES9+ body whose header says Failed with `subject`/`reason`.
+fn assert_failed(reply: &[u8], subject: &str, reason: &str, what: &str) {
+    let reply: serde_json::Value = serde_json::from_slice(reply).unwrap();
+    let code = &reply["header"]["functionExecutionStatus"];
+    assert_eq!(code["status"], "Failed", "{what}");
+    assert_eq!(code["statusCodeData"]["subjectCode"], subject, "{what}");
+    assert_eq!(code["statusCodeData"]["reasonCode"], reason, "{what}");
+}
+
 /// 8.10.1/3.9: replaying a request of a finished session, or the AuthenticateClient of a
 /// session that has moved on; nothing changes.
 async fn replayed_transaction(db: &TestDatabase) {
@@ -325,14 +338,7 @@ async fn replayed_transaction(db: &TestDatabase) {
             .await
             .unwrap();
         assert_eq!(status, 200);
-        let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
-        let code = &reply["header"]["functionExecutionStatus"];
-        assert_eq!(code["status"], "Failed");
-        assert_eq!(
-            code["statusCodeData"]["subjectCode"], "8.10.1",
-            "{function}"
-        );
-        assert_eq!(code["statusCodeData"]["reasonCode"], "3.9", "{function}");
+        assert_failed(&reply, "8.10.1", "3.9", function);
     }
     // A re-sent PIR of the finished session is acknowledged (204) and changes nothing.
     let (_, pir) = sent
@@ -349,10 +355,10 @@ async fn replayed_transaction(db: &TestDatabase) {
 }
 
 /// Each ES9+ function to the instance `route` names (0 or 1), as a load balancer might.
+#[derive(Clone)]
 struct Balanced {
     instances: [InProcessEs9; 2],
     route: fn(&str) -> usize,
-    sent: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
 }
 
 impl Es9Transport for Balanced {
@@ -362,10 +368,6 @@ impl Es9Transport for Balanced {
         path: &str,
         body: Vec<u8>,
     ) -> Result<(u16, Vec<u8>), LpaError> {
-        self.sent
-            .lock()
-            .unwrap()
-            .push((path.to_string(), body.clone()));
         self.instances[(self.route)(path)]
             .post(addr, path, body)
             .await
@@ -395,9 +397,12 @@ async fn two_instances(db: &TestDatabase) {
         let bed = &bed;
         let device = &device;
         async move {
-            let link = Balanced {
-                instances: [bed.in_process(), bed.replica().unwrap()],
-                route,
+            let link = Tamper {
+                inner: Balanced {
+                    instances: [bed.in_process(), bed.replica().unwrap()],
+                    route,
+                },
+                edit: |_: &str, _: &mut serde_json::Value, _| {},
                 sent: Arc::default(),
             };
             let matching_id = bed.order(iccid, None, None).await.unwrap();
@@ -446,16 +451,12 @@ async fn two_instances(db: &TestDatabase) {
         .iter()
         .find(|(p, _)| p == path::GET_BOUND_PROFILE_PACKAGE)
         .unwrap();
-    let (status, reply) = link.instances[0]
+    let (status, reply) = link.inner.instances[0]
         .post(ADDRESS, path::GET_BOUND_PROFILE_PACKAGE, body.clone())
         .await
         .unwrap();
     assert_eq!(status, 200);
-    let reply: serde_json::Value = serde_json::from_slice(&reply).unwrap();
-    let code = &reply["header"]["functionExecutionStatus"];
-    assert_eq!(code["status"], "Failed");
-    assert_eq!(code["statusCodeData"]["subjectCode"], "8.10.1");
-    assert_eq!(code["statusCodeData"]["reasonCode"], "3.9");
+    assert_failed(&reply, "8.10.1", "3.9", "replayed GetBoundProfilePackage");
     assert_eq!(state(ICCID2).await, ProfileState::Installed);
 }
 
