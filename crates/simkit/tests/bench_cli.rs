@@ -5,30 +5,37 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn bench(extra: &[&str]) -> Value {
+/// `simkit ARGS` with the environment's data directory and database left out: its JSON report.
+fn run_json(args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_simkit"))
-        .args([
-            "bench",
-            "download",
-            "-n",
-            "4",
-            "-c",
-            "2",
-            "--floor-iterations",
-            "10",
-            "--json",
-        ])
-        .args(extra)
+        .args(args)
         .env_remove("SIMKIT_DATA_DIR")
         .env_remove("SIMKIT_DATABASE_URL")
         .output()
         .expect("run simkit");
     assert!(
         out.status.success(),
-        "simkit bench failed: {}",
+        "simkit {} failed: {}",
+        args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+fn bench(extra: &[&str]) -> Value {
+    let mut args = vec![
+        "bench",
+        "download",
+        "-n",
+        "4",
+        "-c",
+        "2",
+        "--floor-iterations",
+        "10",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    run_json(&args)
 }
 
 fn check(r: &Value) {
@@ -109,32 +116,21 @@ fn brainpool_over_plain_http() {
 /// figures and floors. No timing is asserted.
 #[test]
 fn tsm_bench_runs_every_part() {
-    let out = Command::new(env!("CARGO_BIN_EXE_simkit"))
-        .args([
-            "bench",
-            "tsm",
-            "--ses",
-            "2",
-            "-c",
-            "2",
-            "--requests",
-            "20",
-            "--scripts",
-            "6",
-            "--ota-scripts",
-            "6",
-            "--json",
-        ])
-        .env_remove("SIMKIT_DATA_DIR")
-        .env_remove("SIMKIT_DATABASE_URL")
-        .output()
-        .expect("run simkit");
-    assert!(
-        out.status.success(),
-        "simkit bench tsm failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let r = run_json(&[
+        "bench",
+        "tsm",
+        "--ses",
+        "2",
+        "-c",
+        "2",
+        "--requests",
+        "20",
+        "--scripts",
+        "6",
+        "--ota-scripts",
+        "6",
+        "--json",
+    ]);
     assert_eq!(r["database"], "sqlite");
     for (part, n) in [
         (&r["api"]["https"], 20),
